@@ -1,0 +1,42 @@
+"""Bicubic resampling with PyTorch `F.interpolate(mode='bicubic', align_corners=False)` semantics.
+
+Used for LR-up in the prior input (Eq. 1). Cubic convolution with a = -0.75, source coordinate
+(dst + 0.5) * in / out - 0.5, neighbours clamped at the border, no antialiasing (also when shrinking).
+Separable, so it is two small matrices applied with einsum; numpy and jax give the same numbers.
+"""
+import jax.numpy as jnp
+import numpy as np
+
+_A = -0.75
+
+
+def _cubic_weights(t):
+  """Weights of the 4 neighbours floor(x) - 1 .. floor(x) + 2 at fractional offset t."""
+  def near(d):  # |d| <= 1
+    return ((_A + 2) * d - (_A + 3)) * d * d + 1
+
+  def far(d):  # 1 < |d| < 2
+    return ((_A * d - 5 * _A) * d + 8 * _A) * d - 4 * _A
+
+  return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
+
+
+def bicubic_matrix(in_size, out_size):
+  """The (out_size, in_size) float32 matrix resampling one axis as torch's bicubic does."""
+  dst = np.arange(out_size, dtype=np.float64)
+  src = (dst + 0.5) * (in_size / out_size) - 0.5
+  base = np.floor(src)
+  weights = _cubic_weights(src - base)
+  idx = np.clip(base[:, None].astype(np.int64) + np.arange(-1, 3), 0, in_size - 1)
+  mat = np.zeros((out_size, in_size), np.float64)
+  np.add.at(mat, (np.repeat(np.arange(out_size), 4), idx.ravel()), weights.ravel())
+  return mat.astype(np.float32)
+
+
+def resize_bicubic_torch(x, out_hw, xp=jnp):
+  """Resizes NHWC `x` to `out_hw` = (H, W); `xp` is numpy or jax.numpy."""
+  kwargs = {} if xp is np else {"precision": "highest"}
+  mh = xp.asarray(bicubic_matrix(x.shape[1], out_hw[0]))
+  mw = xp.asarray(bicubic_matrix(x.shape[2], out_hw[1]))
+  y = xp.einsum("oh,bhwc->bowc", mh, x, **kwargs)
+  return xp.einsum("pw,bowc->bopc", mw, y, **kwargs)

@@ -1,0 +1,40 @@
+"""Prior encoder (Eq. 1), also stage 2's condition encoder: an image to a vector z of 4C = 256."""
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class PriorEncoder(nn.Module):
+  """The reference `gen_encoder`: conv in->C, seven C->C convs with no activation in between,
+  conv C->2C, LReLU(0.1), 2C->2C, LReLU, 2C->4C, LReLU, global average pool, 2 x [Dense 4C, LReLU].
+
+  `mask` (B, H, W, 1), 1 on valid pixels and 0 on padding, zeroes the input and every conv output
+  outside the valid region and makes the pool a masked mean: a padded canvas then gives exactly the
+  result of the valid region alone (zero 'same' padding is what each conv sees at the border). The
+  valid region may sit anywhere on the canvas. Input channels follow the input (6 for the prior
+  encoder, 3 for the condition encoder).
+  """
+  n_feats: int = 64
+  n_convs: int = 7
+  n_fcns: int = 2
+
+  @nn.compact
+  def __call__(self, x, mask=None):
+    c = self.n_feats
+    widths = [c] * (1 + self.n_convs) + [2 * c, 2 * c, 4 * c]
+    n_plain = 1 + self.n_convs  # convs with no activation after them
+    if mask is not None:
+      mask = mask.astype(x.dtype)
+      x = x * mask
+    for i, width in enumerate(widths):
+      x = nn.Conv(width, (3, 3), padding=1, name=f"conv_{i}")(x)
+      if i >= n_plain:
+        x = nn.leaky_relu(x, 0.1)
+      if mask is not None:
+        x = x * mask
+    if mask is None:
+      x = jnp.mean(x, axis=(1, 2))
+    else:
+      x = jnp.sum(x, axis=(1, 2)) / jnp.sum(mask, axis=(1, 2))
+    for i in range(self.n_fcns):
+      x = nn.leaky_relu(nn.Dense(4 * c, name=f"fc_{i}")(x), 0.1)
+    return x

@@ -1,0 +1,133 @@
+"""Prior injector: Eq. (2)-(3) inside shifted-window cross-attention (paper section III.1).
+
+Each block maps the prior z to (z_b, z_a) = (p_u, p_s) with a Dense + GELU (Eq. 2), forms the
+prior-injected map p = LN(x) * p_s + p_u (Eq. 3), and attends with queries from p to keys and
+values from LN(x) (the reference and the paper's "Q prior"). `prior_to='qkv'` is the paper's
+Table 7 ablation ("QKV prior"): p also feeds the keys and values, i.e. shifted-window self-attention
+on the prior-injected map.
+"""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def window_partition(x, window):
+  """(B, H, W, C) -> (B, H/w * W/w, w*w, C): windows in row-major order, pixels row-major inside."""
+  b, h, w, c = x.shape
+  x = x.reshape(b, h // window, window, w // window, window, c)
+  return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, -1, window * window, c)
+
+
+def window_merge(windows, height, width):
+  """Inverse of `window_partition`."""
+  b, _, n, c = windows.shape
+  window = int(round(n ** 0.5))
+  x = windows.reshape(b, height // window, width // window, window, window, c)
+  return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, height, width, c)
+
+
+def relative_position_index(window):
+  """(N, N) index into the (2w-1)^2 bias table: (dy + w - 1) * (2w - 1) + (dx + w - 1), d = i - j."""
+  ys, xs = np.meshgrid(np.arange(window), np.arange(window), indexing="ij")
+  ys, xs = ys.ravel(), xs.ravel()
+  dy = ys[:, None] - ys[None, :] + window - 1
+  dx = xs[:, None] - xs[None, :] + window - 1
+  return dy * (2 * window - 1) + dx
+
+
+def shift_mask(height, width, window):
+  """(nW, N, N) additive mask of a shifted block: -100 between pixels of different regions of
+  Swin's 3 x 3 split (slices [0:-w], [-w:-w/2], [-w/2:]) of the rolled map, 0 within a region."""
+  regions = np.zeros((1, height, width, 1), np.float32)
+  cuts = [slice(0, -window), slice(-window, -window // 2), slice(-window // 2, None)]
+  label = 0
+  for hs in cuts:
+    for ws in cuts:
+      regions[:, hs, ws, :] = label
+      label += 1
+  ids = window_partition(regions, window)[0, :, :, 0]
+  return np.where(ids[:, :, None] == ids[:, None, :], 0.0, -100.0).astype(np.float32)
+
+
+class WindowAttention(nn.Module):
+  """Multi-head attention inside 8x8 windows with a learned relative position bias."""
+  dim: int = 64
+  heads: int = 4
+  window: int = 8
+
+  @nn.compact
+  def __call__(self, query_in, kv_in, mask):
+    """query_in, kv_in: (B, nW, N, C) windows; mask: (nW, N, N) additive."""
+    b, nw, n, c = kv_in.shape
+    hd = c // self.heads
+    kv = nn.Dense(2 * c, use_bias=False, name="kv")(kv_in).reshape(b, nw, n, 2, self.heads, hd)
+    k, v = kv[..., 0, :, :], kv[..., 1, :, :]
+    q = nn.Dense(c, use_bias=False, name="q")(query_in).reshape(b, nw, n, self.heads, hd)
+    table = self.param("rel_bias", nn.initializers.zeros, ((2 * self.window - 1) ** 2, self.heads))
+    bias = table[relative_position_index(self.window)].transpose(2, 0, 1)  # (heads, N, N)
+    logits = jnp.einsum("bwihd,bwjhd->bwhij", q, k) / hd ** 0.5
+    logits = logits + bias + mask[:, None]
+    attn = jax.nn.softmax(logits, axis=-1)
+    out = jnp.einsum("bwhij,bwjhd->bwihd", attn, v).reshape(b, nw, n, c)
+    return nn.Dense(c, name="proj")(out)
+
+
+class InjectorBlock(nn.Module):
+  """One (shifted-)window cross-attention block with prior modulation, then LN + MLP."""
+  dim: int = 64
+  heads: int = 4
+  window: int = 8
+  shift: bool = False
+  prior_to: str = "q"
+
+  @nn.compact
+  def __call__(self, x, prior):
+    b, h, w, c = x.shape
+    mod = nn.gelu(nn.Dense(2 * c, use_bias=False, name="kernel")(prior), approximate=False)
+    p_u, p_s = mod[:, None, None, :c], mod[:, None, None, c:]
+    y = nn.LayerNorm(epsilon=1e-5, name="ln1")(x)
+    p = y * p_s + p_u
+    kv_in = p if self.prior_to == "qkv" else y
+    if self.shift:
+      s = self.window // 2
+      p, kv_in = (jnp.roll(t, (-s, -s), axis=(1, 2)) for t in (p, kv_in))
+      mask = jnp.asarray(shift_mask(h, w, self.window))
+    else:
+      mask = jnp.zeros((1, 1, 1), x.dtype)
+    att = WindowAttention(c, self.heads, self.window, name="attn")(
+        window_partition(p, self.window), window_partition(kv_in, self.window), mask)
+    att = window_merge(att, h, w)
+    if self.shift:
+      att = jnp.roll(att, (s, s), axis=(1, 2))
+    z = x + att
+    y = nn.LayerNorm(epsilon=1e-5, name="ln2")(z)
+    y = nn.gelu(nn.Dense(2 * c, name="mlp_fc1")(y), approximate=False)
+    return z + nn.Dense(c, name="mlp_fc2")(y)
+
+
+class PriorInjector(nn.Module):
+  """Reflect-pad bottom/right to a multiple of the window (a whole extra window when already
+  divisible, as the reference does), `depth` blocks (odd ones shifted), 3x3 conv, residual, crop."""
+  dim: int = 64
+  prior_dim: int = 256
+  depth: int = 6
+  window: int = 8
+  heads: int = 4
+  prior_to: str = "q"
+
+  @nn.compact
+  def __call__(self, feat, prior):
+    if self.prior_to not in ("q", "qkv"):
+      raise ValueError(f"prior_to must be 'q' or 'qkv', got {self.prior_to!r}")
+    if prior.shape[-1] != self.prior_dim:
+      raise ValueError(f"prior has {prior.shape[-1]} channels, expected {self.prior_dim}")
+    _, h, w, _ = feat.shape
+    pad_h, pad_w = self.window - h % self.window, self.window - w % self.window
+    raw = jnp.pad(feat, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+    x = raw
+    for i in range(self.depth):
+      x = InjectorBlock(self.dim, self.heads, self.window, shift=i % 2 == 1,
+                        prior_to=self.prior_to, name=f"block_{i}")(x, prior)
+    out = raw + nn.Conv(self.dim, (3, 3), padding=1, name="conv")(x)
+    return out[:, :h, :w]

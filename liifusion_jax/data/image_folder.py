@@ -1,0 +1,83 @@
+"""Random-access image sources (grain `RandomAccessDataSource` protocol: `__len__`, `__getitem__`).
+
+Items are RGB HWC arrays as `images.read_image` returns them: uint8 for 8-bit files (a quarter of the
+memory of float32), float32 in [0, 1] for 16-bit ones; `images.as_float01` turns either into [0, 1] floats.
+Every source also answers `hw(i)`, the (H, W) of item i, without decoding it, so the sampler can pick
+images big enough for a crop.
+"""
+import os
+
+import numpy as np
+
+from liifusion_jax.data import images
+
+
+class _Source:
+  """Indexing shared by the sources: `repeat` copies of `count` items (the reference's `repeat`)."""
+
+  def __init__(self, count, repeat):
+    if repeat < 1:
+      raise ValueError(f"repeat must be >= 1, got {repeat}")
+    self._count = count
+    self._repeat = int(repeat)
+
+  def __len__(self):
+    return self._count * self._repeat
+
+  def _index(self, i):
+    i = int(i)
+    if not -len(self) <= i < len(self):
+      raise IndexError(f"index {i} out of range for {len(self)} items")
+    return i % self._count
+
+  def __getitem__(self, i):
+    return self._get(self._index(i))
+
+  def hw(self, i):
+    return self._sizes[self._index(i)]
+
+
+class ImageFolder(_Source):
+  """The image files of a folder in name order, like the reference's `image-folder` dataset.
+
+  first_k: keep the first k files. repeat: the source lists every file `repeat` times (one epoch of the
+  reference is one pass over it). cache: decode every file once at construction and keep the arrays in
+  memory (the reference's `in_memory`); otherwise files are decoded on each access.
+  """
+
+  def __init__(self, root, first_k=None, repeat=1, cache=False):
+    paths = images.list_images(root)
+    if first_k is not None:
+      paths = paths[:first_k]
+    super().__init__(len(paths), repeat)
+    self.paths = paths
+    self._arrays = [images.read_image(p) for p in paths] if cache else None
+    if cache:
+      self._sizes = [a.shape[:2] for a in self._arrays]
+    else:
+      self._sizes = [images.image_size(p) for p in paths]
+
+  def _get(self, i):
+    return self._arrays[i] if self._arrays is not None else images.read_image(self.paths[i])
+
+  def __repr__(self):
+    root = os.path.dirname(self.paths[0])
+    return f"ImageFolder({root!r}, {self._count} images, repeat={self._repeat})"
+
+
+class ArraySource(_Source):
+  """In-memory images (RGB HWC, uint8 or [0, 1] float) as a source."""
+
+  def __init__(self, arrays, repeat=1):
+    arrays = [np.asarray(a) for a in arrays]
+    for a in arrays:
+      if a.ndim != 3 or a.shape[-1] != 3:
+        raise ValueError(f"expected RGB HWC images, got shape {a.shape}")
+    if not arrays:
+      raise ValueError("ArraySource needs at least one image")
+    super().__init__(len(arrays), repeat)
+    self._arrays = arrays
+    self._sizes = [a.shape[:2] for a in arrays]
+
+  def _get(self, i):
+    return self._arrays[i]

@@ -1,0 +1,85 @@
+"""Reading and writing image files as RGB HWC arrays."""
+import os
+
+import numpy as np
+from PIL import Image
+
+from liifusion_jax.data.resize import to_uint8
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+# Greyscale modes wider than 8 bits: Pillow reads 16-bit PNGs as I;16 (newer) or I (older, int32).
+_WIDE_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+class ImageError(ValueError):
+  """A file that is not a readable image."""
+
+
+def read_image(path):
+  """One image file as RGB HWC: uint8 for 8-bit files, float32 in [0, 1] for 16-bit greyscale ones.
+
+  Greyscale is repeated to three channels, alpha is dropped (not composited, as PIL's RGBA -> RGB and the
+  reference's `.convert('RGB')`), palette images are expanded. 16-bit greyscale is divided by 65535 (the
+  reference's `.convert('RGB')` would clip it at 255 instead). Pillow reads 16-bit-per-channel colour PNGs
+  as 8-bit RGB, so those keep 8 bits.
+  """
+  try:
+    with Image.open(path) as im:
+      im.load()
+      if im.mode in _WIDE_GREY:
+        grey = np.clip(np.asarray(im, np.float64), 0, 65535) / 65535.0
+        return np.repeat(grey[..., None], 3, axis=-1).astype(np.float32)
+      if im.mode == "F":
+        grey = np.clip(np.asarray(im, np.float32), 0.0, 1.0)
+        return np.repeat(grey[..., None], 3, axis=-1)
+      if im.mode == "P":
+        im = im.convert("RGBA")
+      return np.asarray(im.convert("RGB"), np.uint8)
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    raise ImageError(f"cannot read image {os.fspath(path)}: {e}") from None
+
+
+def as_float01(img):
+  """An image array from `read_image` (uint8 or float) as float32 in [0, 1].
+
+  uint8 is divided by 255 in float32, the same values as torchvision's ToTensor.
+  """
+  img = np.asarray(img)
+  if img.dtype == np.uint8:
+    return img.astype(np.float32) / np.float32(255)
+  return img.astype(np.float32)
+
+
+def load_image(path):
+  """One image file as float32 RGB HWC in [0, 1]; raises `ImageError` if unreadable."""
+  return as_float01(read_image(path))
+
+
+def image_size(path):
+  """(H, W) of an image file from its header, without decoding the pixels."""
+  try:
+    with Image.open(path) as im:
+      return im.size[1], im.size[0]
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    raise ImageError(f"cannot read image {os.fspath(path)}: {e}") from None
+
+
+def list_images(folder):
+  """Sorted paths of the image files (png, jpg, jpeg, bmp, webp; any case) directly inside `folder`."""
+  folder = os.fspath(folder)
+  if not os.path.isdir(folder):
+    raise FileNotFoundError(f"image folder {folder} does not exist")
+  names = sorted(n for n in os.listdir(folder)
+                 if n.lower().endswith(EXTENSIONS) and not n.startswith("."))
+  if not names:
+    raise FileNotFoundError(f"image folder {folder} holds no images ({', '.join(EXTENSIONS)})")
+  return [os.path.join(folder, n) for n in names]
+
+
+def save_image(path, array01):
+  """Writes an HWC (or HW) [0, 1] float image, rounded to 8 bits; creates the parent folder."""
+  parent = os.path.dirname(os.fspath(path))
+  if parent:
+    os.makedirs(parent, exist_ok=True)
+  Image.fromarray(to_uint8(array01)).save(path)

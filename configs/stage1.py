@@ -1,0 +1,66 @@
+"""Stage 1 of LIIFusion (paper section IV.2; reference configs/train-two-stage/train_stage1.yaml).
+
+`configs/stage1.py` is the paper's recipe on a folder of HR images (set `data.train_dir`).
+`configs/stage1.py:quick` is a CPU-sized run on scikit-image's bundled photographs (minutes on 2 cores).
+"""
+import ml_collections
+
+
+def get_config(arg=None):
+  c = ml_collections.ConfigDict()
+  c.stage = "stage1"
+  c.seed = 0
+
+  c.data = ml_collections.ConfigDict()
+  c.data.train_dir = ""          # empty: scikit-image's bundled colour photographs
+  c.data.val_dir = ""            # empty: a held-out scikit-image photograph
+  c.data.repeat = 20             # DIV2K's 800 images x 20 = one epoch, as the reference
+  c.data.first_k = 0             # 0: every image
+  c.data.val_first_k = 10
+  c.data.cache = True
+  c.data.patch = 48              # LR patch side
+  c.data.scale_min = 1.0
+  c.data.scale_max = 4.0
+  c.data.sample_q = 2304
+  c.data.sample_patch = False
+  c.data.augment = True
+  c.data.bucket = 32             # HR crops padded to multiples of this: one compile per bucket
+  c.data.num_workers = 2
+
+  c.model = ml_collections.ConfigDict()
+  c.model.prior_to = "q"         # Table 7: "q" (LIIFusion) or "qkv"
+  c.model.scale_aware_prior = False  # Table 8 variant; off in the final model
+
+  c.loss = "l1"                  # reference; "mse" is the paper's text
+  c.batch_size = 16
+  c.epochs = 1000
+  c.steps_per_epoch = 0          # 0: images * repeat / batch_size
+  c.optim = ml_collections.ConfigDict()
+  c.optim.lr = 1e-4
+  c.optim.milestones = (200, 400, 600, 800)  # epochs
+  c.optim.gamma = 0.5
+
+  c.val_every_epochs = 1
+  c.val_scales = (2.0, 3.0, 4.0)
+  c.val_crop = 240               # validation HR centre crop (0: whole images); fixed shapes, few compiles
+  c.eval_chunk = 30000           # queries per decoder call (reference eval_bsize)
+  c.save_every_epochs = 1
+  c.keep_checkpoints = 3
+  c.log_every_steps = 50
+
+  if arg == "quick":
+    c.data.repeat = 1
+    c.data.patch = 32
+    c.data.sample_q = 1024
+    c.data.num_workers = 0
+    c.batch_size = 4
+    c.epochs = 30
+    c.steps_per_epoch = 10
+    c.optim.lr = 2e-4
+    c.optim.milestones = (20,)
+    c.val_every_epochs = 10
+    c.save_every_epochs = 10
+    c.log_every_steps = 10
+  elif arg is not None:
+    raise ValueError(f"unknown config variant {arg!r} (known: quick)")
+  return c

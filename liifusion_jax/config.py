@@ -1,0 +1,77 @@
+"""Loading ml_collections Python configs and applying `--config.a.b=value` overrides."""
+import ast
+import importlib.util
+import pathlib
+
+import ml_collections
+
+
+class ConfigError(ValueError):
+  """A config file or override that cannot be used."""
+
+
+def load_config(spec):
+  """Runs `get_config(arg)` of a config file given as `PATH` or `PATH:ARG`."""
+  path, _, arg = str(spec).partition(":")
+  file = pathlib.Path(path)
+  if not file.is_file():
+    raise ConfigError(f"config file not found: {path}")
+  module_spec = importlib.util.spec_from_file_location(f"_config_{file.stem}", file)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  if not hasattr(module, "get_config"):
+    raise ConfigError(f"{path} defines no get_config()")
+  config = module.get_config(arg or None)
+  config.lock()
+  return config
+
+
+def leaf_keys(config, prefix=""):
+  """All dotted leaf keys of a ConfigDict, sorted."""
+  keys = []
+  for key, value in config.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, ml_collections.ConfigDict):
+      keys.extend(leaf_keys(value, name + "."))
+    else:
+      keys.append(name)
+  return sorted(keys)
+
+
+def _parse_value(text, current):
+  try:
+    value = ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    value = text
+  if isinstance(current, bool) or current is None:
+    return value
+  if isinstance(current, float) and isinstance(value, int):
+    return float(value)
+  if isinstance(current, tuple) and isinstance(value, (list, tuple)):
+    return tuple(value)
+  if isinstance(current, tuple) and isinstance(value, (int, float)):
+    return (value,)
+  if not isinstance(value, type(current)):
+    raise ConfigError(f"config key expects {type(current).__name__}, got {text!r}")
+  return value
+
+
+def apply_overrides(config, overrides):
+  """Sets `a.b=value` pairs on a locked config; an unknown key fails listing the valid ones."""
+  valid = leaf_keys(config)
+  with config.unlocked():
+    for item in overrides:
+      key, sep, text = item.partition("=")
+      if not sep:
+        raise ConfigError(f"override {item!r} is not of the form key=value")
+      if key not in valid:
+        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
+      *parents, leaf = key.split(".")
+      node = config
+      for parent in parents:
+        node = node[parent]
+      try:
+        node[leaf] = _parse_value(text, node[leaf])
+      except ConfigError as error:
+        raise ConfigError(f"{key}: {error}") from None
+  return config

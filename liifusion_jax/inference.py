@@ -1,0 +1,32 @@
+"""Memory-bounded arbitrary-scale decoding: features once, queries in fixed-size chunks.
+
+Every chunk has the same shape (the last one is padded), so the decoder compiles once per
+(feature shape, chunk size) however large the output is.
+"""
+import numpy as np
+
+from liifusion_jax.coords import make_cell, make_coord
+
+
+def query_grid(height, width):
+  """Pixel-centre coordinates (1, H*W, 2) and cells (1, H*W, 2) of an H x W output."""
+  coord = make_coord((height, width))
+  return coord[None], make_cell(coord, (height, width))[None]
+
+
+def decode_in_chunks(decode, feat, coord, cell, chunk):
+  """Runs `decode(feat, coord, cell) -> (B, q, 3)` over `chunk` queries at a time."""
+  total = coord.shape[1]
+  pad = (-total) % chunk
+  if pad:
+    coord = np.concatenate([coord, np.repeat(coord[:, -1:], pad, axis=1)], axis=1)
+    cell = np.concatenate([cell, np.repeat(cell[:, -1:], pad, axis=1)], axis=1)
+  outputs = [np.asarray(decode(feat, coord[:, i:i + chunk], cell[:, i:i + chunk]))
+             for i in range(0, total + pad, chunk)]
+  return np.concatenate(outputs, axis=1)[:, :total]
+
+
+def to_image(rgb_normalised, height, width):
+  """Decoder output in [-1, 1] (B, H*W, 3) as images in [0, 1] (B, H, W, 3), clamped."""
+  image = rgb_normalised.reshape(rgb_normalised.shape[0], height, width, 3) * 0.5 + 0.5
+  return np.clip(image, 0.0, 1.0)

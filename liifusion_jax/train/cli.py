@@ -1,0 +1,43 @@
+"""Command line of train.py: a config file, a workdir, and `--config.key=value` overrides."""
+import argparse
+import logging
+import sys
+
+from liifusion_jax.checkpoints import CheckpointError
+from liifusion_jax.config import ConfigError, apply_overrides, load_config
+from liifusion_jax.data.images import ImageError
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(
+      description="Train LIIFusion (stage 1 or 2, as the config says).",
+      epilog="Any config value can be set with --config.KEY=VALUE, e.g. --config.optim.lr=2e-4.")
+  parser.add_argument("--config", required=True, help="config file, PATH or PATH:VARIANT (e.g. :quick)")
+  parser.add_argument("--workdir", required=True, help="run folder: checkpoints, logs, samples; "
+                      "training resumes from a checkpoint found there")
+  args, rest = parser.parse_known_args(argv)
+  overrides = []
+  for item in rest:
+    if not item.startswith("--config."):
+      parser.error(f"unrecognised argument {item!r}")
+    overrides.append(item[len("--config."):])
+  return args, overrides
+
+
+def main(argv):
+  args, overrides = parse_args(argv)
+  logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+  try:
+    config = apply_overrides(load_config(args.config), overrides)
+    from liifusion_jax.train import distributed, loop  # jax starts here, after the cheap checks
+    distributed.initialize()
+    loop.train(config, args.workdir)
+  except (ConfigError, CheckpointError, ImageError, FileNotFoundError, NotADirectoryError,
+          ValueError) as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 1
+  except KeyboardInterrupt:
+    print("interrupted: the last saved checkpoint stays; run the same command to resume",
+          file=sys.stderr)
+    return 130
+  return 0

@@ -1,0 +1,182 @@
+"""The training loop of both stages, top to bottom: data, state (or resume), steps, logs, checkpoints.
+
+A run lives in one workdir: `config.json`, `metrics.jsonl`, `checkpoints/<step>/`, `samples/`.
+If the workdir holds a checkpoint, training resumes from it exactly: same step, optimiser state and
+data order (batch k is a pure function of (seed, k), see data/pipeline.py).
+"""
+import json
+import math
+import pathlib
+import time
+
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from liifusion_jax import evaluation
+from liifusion_jax.checkpoints import RunCheckpoints
+from liifusion_jax.data import defaults, images
+from liifusion_jax.data.image_folder import ImageFolder
+from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
+from liifusion_jax.train import sharding
+from liifusion_jax.train import stage1 as stage1_task
+from liifusion_jax.upscaler import Upscaler
+
+TASKS = {"stage1": stage1_task}
+
+
+def register_task(stage, module):
+  TASKS[stage] = module
+
+
+def _sources(config):
+  data = config.data
+  if data.train_dir:
+    train = ImageFolder(data.train_dir, first_k=data.first_k or None, repeat=data.repeat,
+                        cache=data.cache)
+  else:
+    train = defaults.train_source(repeat=data.repeat)
+  if data.val_dir:
+    val = ImageFolder(data.val_dir, first_k=data.val_first_k or None)
+  else:
+    val = defaults.val_source()
+  return train, val
+
+
+def _sampler_options(config):
+  data = config.data
+  return dict(patch=data.patch, scale_min=data.scale_min, scale_max=data.scale_max,
+              sample_q=data.sample_q, sample_patch=data.sample_patch, augment=data.augment,
+              bucket=data.bucket)
+
+
+def validation_images(source, crop):
+  """Validation HR images as [0, 1] floats, centre-cropped to `crop` (0: whole) so shapes repeat."""
+  result = []
+  for i in range(len(source)):
+    hr = images.as_float01(source[i])
+    if crop:
+      top, left = max(0, (hr.shape[0] - crop) // 2), max(0, (hr.shape[1] - crop) // 2)
+      hr = hr[top:top + crop, left:left + crop]
+    result.append(hr)
+  return result
+
+
+def validate(upscaler, hr_images, scales, protocol="div2k", seed=0):
+  """Mean PSNR per scale of the model (and of bicubic) on the validation images."""
+  results = {}
+  for scale in scales:
+    model_psnr, bicubic_psnr = [], []
+    for hr_full in hr_images:
+      lr, hr = evaluation.make_pair(hr_full, scale, protocol)
+      sr = upscaler(lr, hr.shape[:2], hr01=hr, seed=seed)
+      model_psnr.append(evaluation.score(sr, hr, scale, protocol))
+      bicubic_psnr.append(evaluation.score(evaluation.bicubic_upscale(lr, hr.shape[:2], protocol), hr,
+                                           scale, protocol))
+    results[f"val_psnr_x{scale:g}"] = float(np.mean(model_psnr))
+    results[f"val_bicubic_psnr_x{scale:g}"] = float(np.mean(bicubic_psnr))
+  return results
+
+
+def write_sample(upscaler, hr_full, scale, directory, seed=0, protocol="div2k"):
+  """Saves LR, bicubic, model and HR images of one validation image; returns their PSNRs."""
+  lr, hr = evaluation.make_pair(hr_full, scale, protocol)
+  sr = upscaler(lr, hr.shape[:2], hr01=hr, seed=seed)
+  bicubic = evaluation.bicubic_upscale(lr, hr.shape[:2], protocol)
+  directory.mkdir(parents=True, exist_ok=True)
+  for name, image in (("lr", lr), ("bicubic", bicubic), ("model", sr), ("hr", hr)):
+    images.save_image(directory / f"x{scale:g}_{name}.png", image)
+  return {"scale": scale, "psnr": evaluation.score(sr, hr, scale, protocol),
+          "bicubic_psnr": evaluation.score(bicubic, hr, scale, protocol)}
+
+
+class Logger:
+  """Metrics to stdout (through tqdm) and to metrics.jsonl; silent on processes other than 0."""
+
+  def __init__(self, workdir):
+    self.primary = jax.process_index() == 0
+    self.path = pathlib.Path(workdir) / "metrics.jsonl"
+
+  def __call__(self, record, bar=None):
+    if not self.primary:
+      return
+    with self.path.open("a") as f:
+      f.write(json.dumps(record) + "\n")
+    text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
+    (bar.write if bar is not None else print)(text)
+
+
+def _save_config(config, workdir):
+  path = workdir / "config.json"
+  text = config.to_json(indent=2)
+  if path.exists() and json.loads(path.read_text()) != json.loads(text):
+    print(f"note: {path} differs from this run's config; the new one is written beside it as "
+          "config.resumed.json")
+    path = workdir / "config.resumed.json"
+  if jax.process_index() == 0:
+    path.write_text(text)
+
+
+def train(config, workdir):
+  """Trains `config.stage` in `workdir` until `config.epochs`, resuming if a checkpoint is there."""
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  _save_config(config, workdir)
+  task = TASKS[config.stage]
+  mesh = sharding.data_mesh()
+  sharding.check_batch_size(config.batch_size, mesh)
+  train_source, val_source = _sources(config)
+  steps_per_epoch = config.steps_per_epoch or math.ceil(len(train_source) / config.batch_size)
+  total_steps = config.epochs * steps_per_epoch
+  log = Logger(workdir)
+
+  def batches(start, num_steps, num_workers):
+    it = train_batches(train_source, seed=config.seed, batch_size=config.batch_size,
+                       start_step=start, num_steps=num_steps, shard_index=jax.process_index(),
+                       shard_count=jax.process_count(), num_workers=num_workers,
+                       **_sampler_options(config))
+    return prefetch_to_device(it, size=2, sharding=sharding.batch_sharding(mesh))
+
+  rng = jax.random.PRNGKey(config.seed)
+  state = task.init_state(config, rng, next(batches(0, 1, 0)), steps_per_epoch)
+  state = sharding.replicate(state, mesh)
+  checkpoints = RunCheckpoints(workdir, keep=config.keep_checkpoints)
+  start = checkpoints.latest_step() or 0
+  if start:
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
+    state = checkpoints.restore(start, abstract, config.stage)
+    print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
+
+  step_fn = jax.jit(task.make_train_step(config, steps_per_epoch), donate_argnums=0)
+  val_hr = validation_images(val_source, config.val_crop)
+  upscaler = Upscaler(config.stage, state.params, config.model, config.eval_chunk)
+  meta = {"stage": config.stage, "config": json.loads(config.to_json())}
+  save_every = config.save_every_epochs * steps_per_epoch
+  val_every = config.val_every_epochs * steps_per_epoch
+  bar = tqdm(total=total_steps, initial=start, desc=f"{config.stage} train", dynamic_ncols=True,
+             disable=jax.process_index() != 0)
+  window_start, window_loss = time.perf_counter(), []
+  train_data = batches(start, total_steps - start, config.data.num_workers)
+  for step, batch in zip(range(start, total_steps), train_data):
+    state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step))
+    window_loss.append(metrics)
+    bar.update(1)
+    done = step + 1
+    if done % config.log_every_steps == 0 or done == total_steps:
+      means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in metrics}
+      seconds = (time.perf_counter() - window_start) / len(window_loss)
+      log({"step": done, "epoch": done / steps_per_epoch, **means, "sec_per_step": seconds}, bar)
+      window_start, window_loss = time.perf_counter(), []
+    if done % save_every == 0 or done == total_steps:
+      checkpoints.save(done, state, meta)
+    if done % val_every == 0 or done == total_steps:
+      upscaler.params = state.params
+      log({"step": done, **validate(upscaler, val_hr, config.val_scales, seed=config.seed)}, bar)
+  bar.close()
+  checkpoints.wait()
+  checkpoints.close()
+  upscaler.params = state.params
+  sample = write_sample(upscaler, val_hr[0], max(config.val_scales), workdir / "samples",
+                        seed=config.seed)
+  log({"step": total_steps, "sample": str(workdir / "samples"), **sample})
+  return state

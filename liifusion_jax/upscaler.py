@@ -1,0 +1,65 @@
+"""Arbitrary-scale upscaling of one image with a trained model, for validation, eval.py and upscale.py.
+
+Stage 1 needs the HR image (its prior comes from it: the paper's stage-1 tables); stage 2 samples the
+prior from noise with a seedable key and needs only the LR image.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from liifusion_jax import inference
+from liifusion_jax.models.stage1 import LIIFusionStage1
+from liifusion_jax.models.stage2 import LIIFusionStage2
+
+PRIOR_DIM = 256
+
+
+def build_model(stage, model_config):
+  """The network of a stage from a config's `model` section (a dict or ConfigDict)."""
+  options = dict(model_config)
+  if stage == "stage1":
+    return LIIFusionStage1(**options)
+  if stage == "stage2":
+    return LIIFusionStage2(**options)
+  raise ValueError(f"unknown stage {stage!r} (expected stage1 or stage2)")
+
+
+def _normalise(x):
+  return (x - 0.5) / 0.5
+
+
+class Upscaler:
+  """`upscaler(lr01, (H, W), hr01=None, seed=0)` -> (H, W, 3) float32 in [0, 1]."""
+
+  def __init__(self, stage, params, model_config, chunk=30000):
+    self.stage = stage
+    self.chunk = int(chunk)
+    self.params = jax.device_put(params)
+    self.model = build_model(stage, model_config)
+    model = self.model
+    if stage == "stage1":
+      self._encode = jax.jit(lambda p, lr, hr: model.apply({"params": p}, lr, model.prior_input(lr, hr),
+                                                           method=model.encode))
+    else:
+      self._encode = jax.jit(lambda p, lr, noise: model.apply({"params": p}, lr, noise,
+                                                              method=model.encode))
+    self._decode = jax.jit(lambda p, feat, coord, cell: model.apply({"params": p}, feat, coord, cell,
+                                                                     method=model.decode))
+
+  def features(self, lr01, hr01=None, seed=0):
+    lr = _normalise(jnp.asarray(lr01, jnp.float32)[None])
+    if self.stage == "stage1":
+      if hr01 is None:
+        raise ValueError("a stage-1 model needs the HR image for its prior; use a stage-2 checkpoint "
+                         "to upscale images without HR")
+      return self._encode(self.params, lr, _normalise(jnp.asarray(hr01, jnp.float32)[None]))
+    noise = jax.random.normal(jax.random.PRNGKey(seed), (1, PRIOR_DIM), jnp.float32)
+    return self._encode(self.params, lr, noise)
+
+  def __call__(self, lr01, out_hw, hr01=None, seed=0):
+    height, width = (int(v) for v in out_hw)
+    feat = self.features(lr01, hr01, seed)
+    coord, cell = inference.query_grid(height, width)
+    decode = lambda f, c, s: self._decode(self.params, f, c, s)
+    rgb = inference.decode_in_chunks(decode, feat, coord, cell, min(self.chunk, height * width))
+    return inference.to_image(rgb, height, width)[0]

@@ -1,0 +1,8 @@
+"""Trains LIIFusion: `python train.py --config configs/stage1.py --workdir runs/stage1 [--config.a.b=v ...]`."""
+import argparse
+import sys
+
+from liifusion_jax.train.cli import main
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv[1:]))

@@ -2,6 +2,8 @@
 import flax.linen as nn
 import jax.numpy as jnp
 
+from liifusion_jax.models.init import Dense
+
 
 class Denoiser(nn.Module):
   """Dense(2*dim+1 -> dim) + LReLU(0.1), then `depth` x [Dense(dim -> dim) + LReLU(0.1)].
@@ -22,8 +24,8 @@ class Denoiser(nn.Module):
     """z_t, cond: (B, dim); t: int step index, scalar or (B,). Returns eps (B, dim)."""
     t = jnp.broadcast_to(jnp.asarray(t, z_t.dtype) / self.max_period, z_t.shape[:1])
     x = jnp.concatenate([cond, t[:, None], z_t], axis=-1)
-    x = nn.leaky_relu(nn.Dense(self.dim, name="resmlp_0")(x), 0.1)
+    x = nn.leaky_relu(Dense(self.dim, name="resmlp_0")(x), 0.1)
     for k in range(2, 2 + self.depth):
-      y = nn.leaky_relu(nn.Dense(self.dim, name=f"resmlp_{k}")(x), 0.1)
+      y = nn.leaky_relu(Dense(self.dim, name=f"resmlp_{k}")(x), 0.1)
       x = x + y if self.residual else y
     return x

@@ -3,10 +3,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-SPECTRAL = "spectral"  # variable collection holding the power-iteration vectors u, v
+from liifusion_jax.models.init import Conv, torch_kernel_init
 
-# torch's default Conv2d init, kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-torch_conv_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+SPECTRAL = "spectral"  # variable collection holding the power-iteration vectors u, v
 
 
 def l2_normalize(x, eps=1e-12):
@@ -36,7 +35,7 @@ class SNConv(nn.Module):
   @nn.compact
   def __call__(self, x, update_stats: bool):
     k = self.kernel_size
-    kernel = self.param("kernel", torch_conv_init, (k, k, x.shape[-1], self.features))
+    kernel = self.param("kernel", torch_kernel_init, (k, k, x.shape[-1], self.features))
     w_mat = jnp.transpose(kernel, (3, 2, 0, 1)).reshape(self.features, -1)
     u = self.variable(SPECTRAL, "u", lambda: l2_normalize(
         jax.random.normal(self.make_rng("params"), (w_mat.shape[0],))))
@@ -71,7 +70,7 @@ class UNetDiscriminatorSN(nn.Module):
     act = lambda y: nn.leaky_relu(y, 0.2)
     sn = lambda feats, k, s, name, y: SNConv(feats, k, s, 1, name=name)(y, update_stats)
 
-    x0 = act(nn.Conv(f, (3, 3), padding=1, kernel_init=torch_conv_init, name="conv0")(x))
+    x0 = act(Conv(f, (3, 3), padding=1, name="conv0")(x))
     x1 = act(sn(2 * f, 4, 2, "conv1", x0))
     x2 = act(sn(4 * f, 4, 2, "conv2", x1))
     x3 = act(sn(8 * f, 4, 2, "conv3", x2))
@@ -88,4 +87,4 @@ class UNetDiscriminatorSN(nn.Module):
 
     out = act(sn(f, 3, 1, "conv7", x6))
     out = act(sn(f, 3, 1, "conv8", out))
-    return nn.Conv(1, (3, 3), padding=1, kernel_init=torch_conv_init, name="conv9")(out)
+    return Conv(1, (3, 3), padding=1, name="conv9")(out)

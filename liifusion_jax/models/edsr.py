@@ -1,6 +1,8 @@
 """EDSR-baseline feature encoder (the LR feature map M of section III), without upsampling."""
 import flax.linen as nn
 
+from liifusion_jax.models.init import Conv
+
 
 class EDSRBaseline(nn.Module):
   """head conv, `n_resblocks` x (conv-ReLU-conv + skip), body conv, global skip.
@@ -14,7 +16,7 @@ class EDSRBaseline(nn.Module):
   @nn.compact
   def __call__(self, x):
     def conv(name):
-      return nn.Conv(self.n_feats, (3, 3), padding=1, name=name)
+      return Conv(self.n_feats, (3, 3), padding=1, name=name)
 
     x = conv("head")(x)
     res = x

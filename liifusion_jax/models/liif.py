@@ -10,6 +10,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from liifusion_jax.coords import make_coord
+from liifusion_jax.models.init import Conv, Dense
 
 _EPS_SHIFT = 1e-6
 _OFFSETS = ((-1, -1), (-1, 1), (1, -1), (1, 1))  # (vy, vx) in the reference's loop order
@@ -56,14 +57,14 @@ class ConditionalLIIF(nn.Module):
   @nn.compact
   def __call__(self, feat, coord, cell):
     b, h, w, _ = feat.shape
-    grid = nn.Conv(self.hidden, (3, 3), padding=1, name="feat_proj")(feat).reshape(b, h * w, -1)
+    grid = Conv(self.hidden, (3, 3), padding=1, name="feat_proj")(feat).reshape(b, h * w, -1)
     iy, ix, rel_coord = ensemble_queries(coord, h, w)
     flat = (iy * w + ix).reshape(b, -1, 1)
     x = jnp.take_along_axis(grid, flat, axis=1).reshape(b, 4, -1, self.hidden)
     rel_cell = jnp.broadcast_to((cell * jnp.asarray([h, w], cell.dtype))[:, None], rel_coord.shape)
     geo = jnp.concatenate([rel_coord, rel_cell], axis=-1)
-    x = nn.relu(x + nn.Dense(self.hidden, use_bias=False, name="geo_proj")(geo))
+    x = nn.relu(x + Dense(self.hidden, use_bias=False, name="geo_proj")(geo))
     for i in range(self.n_hidden - 1):
-      x = nn.relu(nn.Dense(self.hidden, name=f"hidden_{i}")(x))
-    pred = nn.Dense(self.out_dim, name="out")(x)
+      x = nn.relu(Dense(self.hidden, name=f"hidden_{i}")(x))
+    pred = Dense(self.out_dim, name="out")(x)
     return jnp.sum(pred * ensemble_weights(rel_coord)[..., None], axis=1)

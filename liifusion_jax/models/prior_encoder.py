@@ -2,6 +2,8 @@
 import flax.linen as nn
 import jax.numpy as jnp
 
+from liifusion_jax.models.init import Conv, Dense
+
 
 class PriorEncoder(nn.Module):
   """The reference `gen_encoder`: conv in->C, seven C->C convs with no activation in between,
@@ -26,7 +28,7 @@ class PriorEncoder(nn.Module):
       mask = mask.astype(x.dtype)
       x = x * mask
     for i, width in enumerate(widths):
-      x = nn.Conv(width, (3, 3), padding=1, name=f"conv_{i}")(x)
+      x = Conv(width, (3, 3), padding=1, name=f"conv_{i}")(x)
       if i >= n_plain:
         x = nn.leaky_relu(x, 0.1)
       if mask is not None:
@@ -36,5 +38,5 @@ class PriorEncoder(nn.Module):
     else:
       x = jnp.sum(x, axis=(1, 2)) / jnp.sum(mask, axis=(1, 2))
     for i in range(self.n_fcns):
-      x = nn.leaky_relu(nn.Dense(4 * c, name=f"fc_{i}")(x), 0.1)
+      x = nn.leaky_relu(Dense(4 * c, name=f"fc_{i}")(x), 0.1)
     return x

@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from liifusion_jax.models.init import Conv, Dense
+
 
 def window_partition(x, window):
   """(B, H, W, C) -> (B, H/w * W/w, w*w, C): windows in row-major order, pixels row-major inside."""
@@ -61,16 +63,16 @@ class WindowAttention(nn.Module):
     """query_in, kv_in: (B, nW, N, C) windows; mask: (nW, N, N) additive."""
     b, nw, n, c = kv_in.shape
     hd = c // self.heads
-    kv = nn.Dense(2 * c, use_bias=False, name="kv")(kv_in).reshape(b, nw, n, 2, self.heads, hd)
+    kv = Dense(2 * c, use_bias=False, name="kv")(kv_in).reshape(b, nw, n, 2, self.heads, hd)
     k, v = kv[..., 0, :, :], kv[..., 1, :, :]
-    q = nn.Dense(c, use_bias=False, name="q")(query_in).reshape(b, nw, n, self.heads, hd)
+    q = Dense(c, use_bias=False, name="q")(query_in).reshape(b, nw, n, self.heads, hd)
     table = self.param("rel_bias", nn.initializers.zeros, ((2 * self.window - 1) ** 2, self.heads))
     bias = table[relative_position_index(self.window)].transpose(2, 0, 1)  # (heads, N, N)
     logits = jnp.einsum("bwihd,bwjhd->bwhij", q, k) / hd ** 0.5
     logits = logits + bias + mask[:, None]
     attn = jax.nn.softmax(logits, axis=-1)
     out = jnp.einsum("bwhij,bwjhd->bwihd", attn, v).reshape(b, nw, n, c)
-    return nn.Dense(c, name="proj")(out)
+    return Dense(c, name="proj")(out)
 
 
 class InjectorBlock(nn.Module):
@@ -84,7 +86,7 @@ class InjectorBlock(nn.Module):
   @nn.compact
   def __call__(self, x, prior):
     b, h, w, c = x.shape
-    mod = nn.gelu(nn.Dense(2 * c, use_bias=False, name="kernel")(prior), approximate=False)
+    mod = nn.gelu(Dense(2 * c, use_bias=False, name="kernel")(prior), approximate=False)
     p_u, p_s = mod[:, None, None, :c], mod[:, None, None, c:]
     y = nn.LayerNorm(epsilon=1e-5, name="ln1")(x)
     p = y * p_s + p_u
@@ -102,8 +104,8 @@ class InjectorBlock(nn.Module):
       att = jnp.roll(att, (s, s), axis=(1, 2))
     z = x + att
     y = nn.LayerNorm(epsilon=1e-5, name="ln2")(z)
-    y = nn.gelu(nn.Dense(2 * c, name="mlp_fc1")(y), approximate=False)
-    return z + nn.Dense(c, name="mlp_fc2")(y)
+    y = nn.gelu(Dense(2 * c, name="mlp_fc1")(y), approximate=False)
+    return z + Dense(c, name="mlp_fc2")(y)
 
 
 class PriorInjector(nn.Module):
@@ -129,5 +131,5 @@ class PriorInjector(nn.Module):
     for i in range(self.depth):
       x = InjectorBlock(self.dim, self.heads, self.window, shift=i % 2 == 1,
                         prior_to=self.prior_to, name=f"block_{i}")(x, prior)
-    out = raw + nn.Conv(self.dim, (3, 3), padding=1, name="conv")(x)
+    out = raw + Conv(self.dim, (3, 3), padding=1, name="conv")(x)
     return out[:, :h, :w]

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 
 from liifusion_jax.models.bicubic import resize_bicubic_torch
 from liifusion_jax.models.edsr import EDSRBaseline
+from liifusion_jax.models.init import Dense
 from liifusion_jax.models.liif import ConditionalLIIF
 from liifusion_jax.models.prior_encoder import PriorEncoder
 from liifusion_jax.models.prior_injector import PriorInjector
@@ -46,8 +47,8 @@ class LIIFusionStage1(nn.Module):
                                         prior_to=self.prior_to)
     self.decoder = ConditionalLIIF()
     if self.scale_aware_prior:
-      self.scale_embed_0 = nn.Dense(4 * self.n_feats)
-      self.scale_embed_1 = nn.Dense(4 * self.n_feats)
+      self.scale_embed_0 = Dense(4 * self.n_feats)
+      self.scale_embed_1 = Dense(4 * self.n_feats)
 
   def prior_input(self, lr, hr):
     return make_prior_input(lr, hr)

@@ -10,7 +10,7 @@ class ConfigError(ValueError):
   """A config file or override that cannot be used."""
 
 
-def load_config(spec):
+def load_config(spec, lock=True):
   """Runs `get_config(arg)` of a config file given as `PATH` or `PATH:ARG`."""
   path, _, arg = str(spec).partition(":")
   file = pathlib.Path(path)
@@ -22,8 +22,15 @@ def load_config(spec):
   if not hasattr(module, "get_config"):
     raise ConfigError(f"{path} defines no get_config()")
   config = module.get_config(arg or None)
-  config.lock()
+  if lock:
+    config.lock()
   return config
+
+
+def sibling_config(config_file, name, arg=None):
+  """The (unlocked) config of `name`.py in the folder of `config_file`: configs that extend another."""
+  path = pathlib.Path(config_file).with_name(f"{name}.py")
+  return load_config(f"{path}:{arg}" if arg else path, lock=False)
 
 
 def leaf_keys(config, prefix=""):

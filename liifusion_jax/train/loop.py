@@ -4,12 +4,14 @@ A run lives in one workdir: `config.json`, `metrics.jsonl`, `checkpoints/<step>/
 If the workdir holds a checkpoint, training resumes from it exactly: same step, optimiser state and
 data order (batch k is a pure function of (seed, k), see data/pipeline.py).
 """
+import collections
 import json
 import math
 import pathlib
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
@@ -18,15 +20,13 @@ from liifusion_jax.checkpoints import RunCheckpoints
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ImageFolder
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
+from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.train import sharding
 from liifusion_jax.train import stage1 as stage1_task
+from liifusion_jax.train import stage2 as stage2_task
 from liifusion_jax.upscaler import Upscaler
 
-TASKS = {"stage1": stage1_task}
-
-
-def register_task(stage, module):
-  TASKS[stage] = module
+TASKS = {"stage1": stage1_task, "stage2": stage2_task}
 
 
 def _sources(config):
@@ -62,19 +62,21 @@ def validation_images(source, crop):
   return result
 
 
-def validate(upscaler, hr_images, scales, protocol="div2k", seed=0):
-  """Mean PSNR per scale of the model (and of bicubic) on the validation images."""
+def validate(upscaler, hr_images, scales, protocol="div2k", seed=0, lpips_params=None):
+  """Mean PSNR (and LPIPS, given its params) per scale of the model and of bicubic."""
   results = {}
   for scale in scales:
-    model_psnr, bicubic_psnr = [], []
+    scores = collections.defaultdict(list)
     for hr_full in hr_images:
       lr, hr = evaluation.make_pair(hr_full, scale, protocol)
-      sr = upscaler(lr, hr.shape[:2], hr01=hr, seed=seed)
-      model_psnr.append(evaluation.score(sr, hr, scale, protocol))
-      bicubic_psnr.append(evaluation.score(evaluation.bicubic_upscale(lr, hr.shape[:2], protocol), hr,
-                                           scale, protocol))
-    results[f"val_psnr_x{scale:g}"] = float(np.mean(model_psnr))
-    results[f"val_bicubic_psnr_x{scale:g}"] = float(np.mean(bicubic_psnr))
+      outputs = {"": upscaler(lr, hr.shape[:2], hr01=hr, seed=seed),
+                 "bicubic_": evaluation.bicubic_upscale(lr, hr.shape[:2], protocol)}
+      for name, sr in outputs.items():
+        scores[f"val_{name}psnr_x{scale:g}"].append(evaluation.score(sr, hr, scale, protocol))
+        if lpips_params is not None:
+          distance = lpips(lpips_params, jnp.asarray(sr)[None] * 2 - 1, jnp.asarray(hr)[None] * 2 - 1)
+          scores[f"val_{name}lpips_x{scale:g}"].append(float(distance[0]))
+    results.update({k: float(np.mean(v)) for k, v in scores.items()})
   return results
 
 
@@ -147,9 +149,11 @@ def train(config, workdir):
     state = checkpoints.restore(start, abstract, config.stage)
     print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
 
-  step_fn = jax.jit(task.make_train_step(config, steps_per_epoch), donate_argnums=0)
+  step, constants = task.make_train_step(config, steps_per_epoch)
+  step_fn = jax.jit(step, donate_argnums=0)
   val_hr = validation_images(val_source, config.val_crop)
   upscaler = Upscaler(config.stage, state.params, config.model, config.eval_chunk)
+  lpips_params = load_lpips_params("alex") if config.stage == "stage2" else None
   meta = {"stage": config.stage, "config": json.loads(config.to_json())}
   save_every = config.save_every_epochs * steps_per_epoch
   val_every = config.val_every_epochs * steps_per_epoch
@@ -158,7 +162,7 @@ def train(config, workdir):
   window_start, window_loss = time.perf_counter(), []
   train_data = batches(start, total_steps - start, config.data.num_workers)
   for step, batch in zip(range(start, total_steps), train_data):
-    state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step))
+    state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), *constants)
     window_loss.append(metrics)
     bar.update(1)
     done = step + 1
@@ -171,7 +175,8 @@ def train(config, workdir):
       checkpoints.save(done, state, meta)
     if done % val_every == 0 or done == total_steps:
       upscaler.params = state.params
-      log({"step": done, **validate(upscaler, val_hr, config.val_scales, seed=config.seed)}, bar)
+      log({"step": done, **validate(upscaler, val_hr, config.val_scales, seed=config.seed,
+                                    lpips_params=lpips_params)}, bar)
   bar.close()
   checkpoints.wait()
   checkpoints.close()

@@ -31,6 +31,7 @@ def make_optimizer(config, steps_per_epoch):
 
 
 def init_state(config, rng, batch, steps_per_epoch):
+  """A fresh stage-1 state (torch-style initialisation, Adam moments at zero)."""
   model = build_model(config)
   params = jax.jit(lambda r, b: model.init(r, b, method=_forward)["params"])(rng, batch)
   tx = make_optimizer(config, steps_per_epoch)
@@ -38,7 +39,7 @@ def init_state(config, rng, batch, steps_per_epoch):
 
 
 def make_train_step(config, steps_per_epoch):
-  """(state, batch, rng) -> (state, metrics): one Adam step on the L1 (or MSE) loss."""
+  """((state, batch, rng) -> (state, metrics), ()): one Adam step on the L1 (or MSE) loss."""
   model = build_model(config)
   tx = make_optimizer(config, steps_per_epoch)
 
@@ -53,4 +54,4 @@ def make_train_step(config, steps_per_epoch):
     params = jax.tree.map(jnp.add, state.params, updates)
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), {"loss": loss}
 
-  return step
+  return step, ()

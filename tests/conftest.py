@@ -36,3 +36,14 @@ def shared_data():
   if not path.exists():
     pytest.skip(f"{path} absent: the shared photographs are not available here")
   return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compilation_cache(tmp_path_factory):
+  """One persistent XLA cache for the session: the same train step compiled by several runs compiles once."""
+  import jax
+
+  jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla_cache")))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+  yield

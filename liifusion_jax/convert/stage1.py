@@ -9,7 +9,7 @@ import numpy as np
 from liifusion_jax.convert import torch_layout as tl
 
 
-def _check_keys(sd, prefix, expected, ignored=()):
+def check_keys(sd, prefix, expected, ignored=()):
   """Raises if the keys of `sd` under `prefix.` differ from `expected` (+ optional `ignored`)."""
   present = {k for k in sd if k.startswith(prefix + ".")}
   expected = {f"{prefix}.{k}" for k in expected}
@@ -26,7 +26,7 @@ def _wb(*names):
 def edsr_params(sd, prefix="encoder", n_resblocks=16):
   """EDSRBaseline params; the unused `sub_mean` / `add_mean` weights are dropped."""
   body = [f"body.{i}.body.{j}" for i in range(n_resblocks) for j in (0, 2)]
-  _check_keys(sd, prefix, _wb("head.0", *body, f"body.{n_resblocks}"),
+  check_keys(sd, prefix, _wb("head.0", *body, f"body.{n_resblocks}"),
               ignored=_wb("sub_mean", "add_mean"))
   params = {"head": tl.conv(sd, f"{prefix}.head.0"),
             "body_conv": tl.conv(sd, f"{prefix}.body.{n_resblocks}")}
@@ -43,7 +43,7 @@ _ENCODER_FCS = ("16.0", "17.0")
 
 def prior_encoder_params(sd, prefix="prior_encoder"):
   """PriorEncoder params (stage 2 uses it for `condition_encoder` as well)."""
-  _check_keys(sd, prefix, _wb(*map(str, _ENCODER_CONVS), *_ENCODER_FCS))
+  check_keys(sd, prefix, _wb(*map(str, _ENCODER_CONVS), *_ENCODER_FCS))
   params = {f"conv_{i}": tl.conv(sd, f"{prefix}.{t}") for i, t in enumerate(_ENCODER_CONVS)}
   params.update({f"fc_{i}": tl.dense(sd, f"{prefix}.{t}") for i, t in enumerate(_ENCODER_FCS)})
   return params
@@ -58,7 +58,7 @@ _BLOCK_KEYS = ("ln1.weight", "ln1.bias", "inner1.self_attention.biasMatrix",
 
 def prior_injector_params(sd, prefix="prior_injector", depth=6):
   """PriorInjector params."""
-  _check_keys(sd, prefix, [f"inner.{i}.{k}" for i in range(depth) for k in _BLOCK_KEYS]
+  check_keys(sd, prefix, [f"inner.{i}.{k}" for i in range(depth) for k in _BLOCK_KEYS]
               + _wb("conv"))
   params = {"conv": tl.conv(sd, f"{prefix}.conv")}
   for i in range(depth):
@@ -84,7 +84,7 @@ def liif_params(sd, prefix="imnet", feat_dim=64, n_layers=5):
   The first Linear's columns are [unfold (c*9 + ky*3 + kx), rel_coord (2), rel_cell (2)]: the unfold
   block reshapes to an OIHW 3x3 conv (`feat_proj`, with the bias), the last 4 to `geo_proj`.
   """
-  _check_keys(sd, prefix, _wb(*[f"layers.{2 * i}" for i in range(n_layers)]))
+  check_keys(sd, prefix, _wb(*[f"layers.{2 * i}" for i in range(n_layers)]))
   w0 = np.asarray(sd[f"{prefix}.layers.0.weight"], np.float32)
   n_unfold = 9 * feat_dim
   if w0.shape[1] != n_unfold + 4:

@@ -6,7 +6,7 @@ checked against `make_schedule` (they are constants here, not params) and otherw
 import numpy as np
 
 from liifusion_jax.convert import torch_layout as tl
-from liifusion_jax.convert.stage1 import _check_keys, prior_encoder_params, stage1_params_from_state_dict
+from liifusion_jax.convert.stage1 import check_keys, prior_encoder_params, stage1_params_from_state_dict
 from liifusion_jax.models.diffusion import Schedule, make_schedule
 
 _STAGE2_ONLY = ("condition_encoder", "prior_generator")
@@ -20,7 +20,7 @@ def _denoiser_layers(depth=5):
 def denoiser_params(sd, prefix="prior_generator.model", depth=5):
   """Denoiser params, named after the torch indices."""
   layers = _denoiser_layers(depth)
-  _check_keys(sd, prefix, [f"{t}.{p}" for t in layers.values() for p in ("weight", "bias")])
+  check_keys(sd, prefix, [f"{t}.{p}" for t in layers.values() for p in ("weight", "bias")])
   return {name: tl.dense(sd, f"{prefix}.{t}") for name, t in layers.items()}
 
 
@@ -40,7 +40,7 @@ def stage2_params_from_state_dict(sd):
       {k: v for k, v in sd.items() if k.split(".", 1)[0] not in _STAGE2_ONLY})
   params["condition_encoder"] = prior_encoder_params(sd, "condition_encoder")
   model_keys = [f"model.{t}.{p}" for t in _denoiser_layers().values() for p in ("weight", "bias")]
-  _check_keys(sd, "prior_generator", [*Schedule._fields, *model_keys])
+  check_keys(sd, "prior_generator", [*Schedule._fields, *model_keys])
   check_schedule(sd)
   params["prior_generator"] = {"model": denoiser_params(sd)}
   return params

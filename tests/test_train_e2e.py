@@ -1,0 +1,139 @@
+"""End to end: training on the built-in photographs, exact resume, stage 2 from stage 1, bad configs."""
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from liifusion_jax.checkpoints import CheckpointError, load_params
+from liifusion_jax.config import ConfigError, apply_overrides, load_config
+from liifusion_jax.train import cli, loop
+
+TINY = ["data.patch=16", "batch_size=2", "data.sample_q=64", "data.scale_max=2.0", "steps_per_epoch=2",
+        "val_crop=48", "val_scales=(2.0,)", "save_every_epochs=1", "val_every_epochs=2",
+        "log_every_steps=1", "data.num_workers=0"]
+
+
+def tiny_config(stage, epochs, *extra):
+  config = load_config(f"configs/{stage}.py:quick")
+  return apply_overrides(config, [*TINY, f"epochs={epochs}", *extra])
+
+
+def losses(workdir):
+  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  return {r["step"]: r.get("loss", r.get("g_loss")) for r in records
+          if "loss" in r or "g_loss" in r}
+
+
+def assert_trees_equal(a, b):
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.fixture(scope="module")
+def stage1_runs(tmp_path_factory):
+  """A straight 4-step stage-1 run, and a 2-step run resumed to 4 steps in a second process call."""
+  straight = tmp_path_factory.mktemp("straight")
+  loop.train(tiny_config("stage1", 2), straight)
+  resumed = tmp_path_factory.mktemp("resumed")
+  loop.train(tiny_config("stage1", 1), resumed)
+  loop.train(tiny_config("stage1", 2), resumed)
+  return straight, resumed
+
+
+def test_stage1_run_leaves_checkpoint_sample_and_logs(stage1_runs):
+  straight, _ = stage1_runs
+  params, meta = load_params(straight, expected_stage="stage1")
+  assert meta["stage"] == "stage1" and meta["config"]["batch_size"] == 2
+  assert set(params) == {"encoder", "prior_encoder", "prior_injector", "decoder"}
+  assert sorted(int(p.name) for p in (straight / "checkpoints").iterdir() if p.name.isdigit()) == [2, 4]
+  for name in ("lr", "bicubic", "model", "hr"):
+    assert (straight / "samples" / f"x2_{name}.png").is_file()
+  records = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+  assert any("val_psnr_x2" in r and np.isfinite(r["val_psnr_x2"]) for r in records)
+  assert "bicubic_psnr" in records[-1]
+
+
+def test_stage1_resume_is_exact(stage1_runs):
+  straight, resumed = stage1_runs
+  assert_trees_equal(load_params(straight)[0], load_params(resumed)[0])
+  assert losses(straight) == losses(resumed)  # same data order after the restart
+
+
+def test_stage1_steps_reduce_loss_on_a_batch():
+  from liifusion_jax.data import defaults
+  from liifusion_jax.data.sampler import make_batch
+  from liifusion_jax.train import stage1
+
+  config = tiny_config("stage1", 1)
+  batch = make_batch(defaults.train_source(), np.random.default_rng(0), batch_size=2, patch=16,
+                     scale_max=2.0, sample_q=64)
+  state = stage1.init_state(config, jax.random.PRNGKey(0), batch, 1)
+  step, constants = stage1.make_train_step(config, 1)
+  step = jax.jit(step)
+  history = []
+  for i in range(6):
+    state, metrics = step(state, batch, jax.random.PRNGKey(i), *constants)
+    history.append(float(metrics["loss"]))
+  assert history[-1] < 0.7 * history[0], history
+
+
+@pytest.fixture(scope="module")
+def stage2_run(stage1_runs, tmp_path_factory):
+  stage1_dir, _ = stage1_runs
+  workdir = tmp_path_factory.mktemp("stage2")
+  loop.train(tiny_config("stage2", 1, f"init_from={stage1_dir}"), workdir)
+  return stage1_dir, workdir
+
+
+def test_stage2_freezes_prior_encoder_and_trains_the_rest(stage2_run):
+  stage1_dir, stage2_dir = stage2_run
+  before, _ = load_params(stage1_dir, expected_stage="stage1")
+  after, meta = load_params(stage2_dir, expected_stage="stage2")
+  assert meta["stage"] == "stage2"
+  assert_trees_equal(before["prior_encoder"], after["prior_encoder"])
+  for name in ("encoder", "prior_injector", "decoder"):
+    changed = [not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before[name]),
+                                                       jax.tree.leaves(after[name]))]
+    assert all(changed), f"{name}: some params did not change"
+  assert {"condition_encoder", "prior_generator"} <= set(after)
+
+
+def test_stage2_resume_is_exact(stage2_run, tmp_path):
+  stage1_dir, straight = stage2_run
+  overrides = (f"init_from={stage1_dir}", "steps_per_epoch=1")
+  loop.train(tiny_config("stage2", 2, *overrides), straight_two := tmp_path / "straight")
+  loop.train(tiny_config("stage2", 1, *overrides), resumed := tmp_path / "resumed")
+  loop.train(tiny_config("stage2", 2, *overrides), resumed)
+  assert_trees_equal(load_params(straight_two)[0], load_params(resumed)[0])
+
+
+def test_wrong_stage_checkpoints_are_refused(stage2_run, tmp_path):
+  stage1_dir, stage2_dir = stage2_run
+  with pytest.raises(CheckpointError, match="is a stage2 checkpoint, but a stage1"):
+    loop.train(tiny_config("stage1", 1), stage2_dir)
+  with pytest.raises(CheckpointError, match="is a stage2 checkpoint, but a stage1"):
+    loop.train(tiny_config("stage2", 1, f"init_from={stage2_dir}"), tmp_path / "fresh")
+  with pytest.raises(CheckpointError, match="init_from"):
+    loop.train(tiny_config("stage2", 1, "init_from="), tmp_path / "none")
+
+
+def test_unknown_config_key_lists_valid_ones():
+  config = load_config("configs/stage1.py")
+  with pytest.raises(ConfigError, match=r"unknown config key 'optim.lrr'; valid keys: .*optim\.lr"):
+    apply_overrides(config, ["optim.lrr=1"])
+  with pytest.raises(ConfigError, match="expects float"):
+    apply_overrides(config, ["optim.lr=fast"])
+  assert apply_overrides(config, ["optim.lr=2e-4", "val_scales=(2, 3)"]).optim.lr == 2e-4
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+  assert cli.main(["--config", "configs/stage1.py", "--workdir", str(tmp_path),
+                   "--config.optim.lrr=1"]) == 1
+  err = capsys.readouterr().err.strip()
+  assert err.startswith("error: unknown config key 'optim.lrr'") and "\n" not in err
+  assert cli.main(["--config", "configs/nope.py", "--workdir", str(tmp_path)]) == 1
+  assert "config file not found" in capsys.readouterr().err
+  assert cli.main(["--config", "configs/stage1.py", "--workdir", str(tmp_path),
+                   "--config.data.train_dir=/no/such/folder"]) == 1
+  assert "/no/such/folder" in capsys.readouterr().err

@@ -13,14 +13,25 @@ def golden_dir():
 
 
 @pytest.fixture(scope="session")
-def golden():
+def golden_path():
+  """The path of `<golden>/<name>.npz`, skipping where the golden files are absent."""
+
+  def locate(name):
+    path = golden_dir() / f"{name}.npz"
+    if not path.exists():
+      pytest.skip(f"golden file {path} absent (set LIIFUSION_GOLDEN_DIR)")
+    return path
+
+  return locate
+
+
+@pytest.fixture(scope="session")
+def golden(golden_path):
   """Loads `<golden>/<name>.npz` as a dict, skipping where the golden files are absent."""
   cache = {}
 
   def load(name):
-    path = golden_dir() / f"{name}.npz"
-    if not path.exists():
-      pytest.skip(f"golden file {path} absent (set LIIFUSION_GOLDEN_DIR)")
+    path = golden_path(name)
     if name not in cache:
       with np.load(path) as data:
         cache[name] = {k: data[k] for k in data.files}

@@ -1,0 +1,143 @@
+"""Subprocess half of tests/test_multidevice.py (the device count is fixed when jax starts).
+
+`python tests/multidevice_worker.py step STAGE WORKDIR`: one train step of STAGE on a 1-device mesh and
+on a mesh of every device, state replicated and state split (`shard_params`), from the same state, batch
+and key; writes `WORKDIR/STAGE.json` (largest differences to the 1-device step, layouts seen) and, for
+stage 1, the split state's result as `stage1_params.npz` and as a RunCheckpoints checkpoint in
+`WORKDIR/run`.
+
+`python tests/multidevice_worker.py restore WORKDIR`: restores that checkpoint on this process's
+devices and writes `WORKDIR/restore.json` (largest difference to the saved params, device count).
+"""
+import json
+import pathlib
+import sys
+
+import jax
+import numpy as np
+
+from liifusion_jax import evaluation
+from liifusion_jax.checkpoints import RunCheckpoints, save_params
+from liifusion_jax.config import apply_overrides, load_config
+from liifusion_jax.data import defaults, images
+from liifusion_jax.data.sampler import make_batch
+from liifusion_jax.train import loop, sharding, stage1, stage2
+from liifusion_jax.upscaler import Upscaler
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+BATCH = 4
+TINY = [f"batch_size={BATCH}", "data.patch=16", "data.sample_q=64", "data.scale_max=2.0"]
+TASKS = {"stage1": stage1, "stage2": stage2}
+
+
+def tiny_config(stage, *extra):
+  return apply_overrides(load_config(REPO / f"configs/{stage}.py:quick"), [*TINY, *extra])
+
+
+def tiny_batch(config):
+  """A fixed global batch (patch 16, scale <= 2: one 32-pixel bucket)."""
+  data = config.data
+  return make_batch(defaults.train_source(), np.random.default_rng(1), batch_size=BATCH, patch=data.patch,
+                    scale_max=data.scale_max, sample_q=data.sample_q, sample_patch=data.sample_patch)
+
+
+def run_step(task, config, state, batch, key, mesh, shard_params):
+  """One jitted step on `mesh`, laid out as training lays it out; results on the host."""
+  frozen = getattr(task, "FROZEN", None)
+  state_sharding = sharding.state_shardings(state, mesh, shard_params, frozen=frozen)
+  step, constants = task.make_train_step(config, 10)
+  step_fn = sharding.jit_train_step(step, mesh, state_sharding, len(constants))
+  new_state, metrics = step_fn(sharding.place(state, state_sharding),
+                               sharding.place(batch, sharding.batch_sharding(mesh)), key,
+                               *sharding.replicate(constants, mesh))
+  layout = {"state_matches": all(x.sharding == s for x, s in zip(
+                jax.tree.leaves(new_state), jax.tree.leaves(state_sharding), strict=True)),
+            "devices": len(mesh.devices),
+            "split_leaves": sum(not s.is_fully_replicated for s in jax.tree.leaves(state_sharding)),
+            "frozen_replicated": frozen is None or all(
+                x.sharding.is_fully_replicated for x in jax.tree.leaves(new_state.params[frozen]))}
+  return new_state, jax.device_get(new_state), jax.device_get(metrics), layout
+
+
+def upscale(params, config):
+  """A 2x upscale of a 48 x 48 photo crop with the stage-1 HR prior, in 250-query chunks (which do
+  not divide evenly: the chunk is rounded up to whole per-device slices, the last one padded)."""
+  lr, hr = evaluation.make_pair(images.as_float01(defaults.val_source()[0])[:48, :48], 2.0, "div2k")
+  return Upscaler("stage1", params, config.model, chunk=250)(lr, hr.shape[:2], hr01=hr)
+
+
+def max_diff(a, b):
+  return max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64))))
+             for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def step(stage, workdir):
+  workdir = pathlib.Path(workdir)
+  extra = [f"init_from={workdir / 'stage1_init'}"] if stage == "stage2" else []
+  config = tiny_config(stage, *extra)
+  task = TASKS[stage]
+  batch = tiny_batch(config)
+  key = jax.random.PRNGKey(3)
+  if stage == "stage2":
+    # a stage-1 checkpoint to start from: the stage-1 init of the same tiny config
+    params = stage1.init_state(tiny_config("stage1"), jax.random.PRNGKey(5), tiny_batch(
+        tiny_config("stage1")), 10).params
+    save_params(workdir / "stage1_init", jax.device_get(params), {"stage": "stage1", "config": {}})
+  state = jax.device_get(task.init_state(config, jax.random.PRNGKey(0), batch, 10))
+
+  _, one, one_metrics, one_layout = run_step(task, config, state, batch, key,
+                                             sharding.data_mesh(jax.devices()[:1]), False)
+  report = {"devices": jax.device_count(), "update_size": max_diff(one.params, state.params),
+            "metrics": {k: float(v) for k, v in one_metrics.items()}, "layout_one": one_layout}
+  for name, shard_params in (("replicated", False), ("sharded", True)):
+    many_state, many, many_metrics, layout = run_step(task, config, state, batch, key,
+                                                      sharding.data_mesh(), shard_params)
+    report[name] = {"state_diff": max_diff(one, many), "metric_diff": max_diff(one_metrics, many_metrics),
+                    "layout": layout}
+    if stage == "stage2":
+      frozen = task.FROZEN
+      report[name]["frozen_diff"] = max_diff(many.params[frozen], state.params[frozen])
+  if stage == "stage1":  # the sharded state: a checkpoint to restore on one device
+    np.savez(workdir / "stage1_params.npz",
+             **{jax.tree_util.keystr(p): x for p, x in jax.tree_util.tree_leaves_with_path(many)})
+    checkpoints = RunCheckpoints(workdir / "run")
+    checkpoints.save(1, many_state, {"stage": "stage1", "config": {}})
+    checkpoints.wait()
+    checkpoints.close()
+    np.save(workdir / "upscaled.npy", upscale(many_state.params, config))
+    try:
+      loop.train(tiny_config(stage, f"batch_size={jax.device_count() + 2}"), workdir / "odd_batch")
+    except ValueError as error:
+      report["odd_batch_error"] = str(error)
+  (workdir / f"{stage}.json").write_text(json.dumps(report))
+
+
+def restore(workdir):
+  workdir = pathlib.Path(workdir)
+  config = tiny_config("stage1")
+  batch = tiny_batch(config)
+  mesh = sharding.data_mesh()
+  shapes = jax.eval_shape(lambda: stage1.init_state(config, jax.random.PRNGKey(0), batch, 10))
+  abstract = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), shapes,
+                          sharding.state_shardings(shapes, mesh))
+  checkpoints = RunCheckpoints(workdir / "run")
+  state = checkpoints.restore(checkpoints.latest_step(), abstract, "stage1")
+  checkpoints.close()
+  saved = np.load(workdir / "stage1_params.npz")
+  leaves = jax.tree_util.tree_leaves_with_path(state)
+  report = {"devices": jax.device_count(),
+            "same_keys": sorted(saved.files) == sorted(jax.tree_util.keystr(p) for p, _ in leaves),
+            "diff": max(float(np.max(np.abs(saved[jax.tree_util.keystr(p)] - np.asarray(x))))
+                        for p, x in leaves),
+            "on_mesh": all(x.sharding == sharding.replicated(mesh) for _, x in leaves),
+            "step": int(state.step),
+            "upscale_diff": float(np.max(np.abs(upscale(state.params, config)
+                                                - np.load(workdir / "upscaled.npy"))))}
+  (workdir / "restore.json").write_text(json.dumps(report))
+
+
+if __name__ == "__main__":
+  if sys.argv[1] == "step":
+    step(sys.argv[2], sys.argv[3])
+  else:
+    restore(sys.argv[2])

@@ -1,0 +1,55 @@
+"""Checkpoints of random models for the command-line tests (no training needed).
+
+Parameter shapes come from `jax.eval_shape` of the model's init (a compiled init takes 10-25 s on CPU);
+values follow PyTorch's default init: kernels U(+-1/sqrt(fan_in)), biases 0, LayerNorm scales 1.
+Stage 2's tree is taken through `train_forward` so it also holds the HR prior encoder stage 1 needs;
+a stage-1 tree is the subset a stage-1 model declares.
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from liifusion_jax.checkpoints import save_params
+from liifusion_jax.upscaler import build_model
+
+CHUNK = 4096
+
+
+def _shapes(stage):
+  model = build_model(stage, {})
+  lr, coord, cell = jnp.zeros((1, 8, 8, 3)), jnp.zeros((1, 4, 2)), jnp.full((1, 4, 2), 0.125)
+  key = jax.random.PRNGKey(0)
+  if stage == "stage1":
+    return jax.eval_shape(model.init, key, lr, jnp.zeros((1, 16, 16, 3)), coord, cell)["params"]
+  return jax.eval_shape(lambda k: model.init(k, lr, jnp.zeros((1, 16, 16, 6)), coord, cell,
+                                             jnp.zeros((1, 256)), method="train_forward"), key)["params"]
+
+
+def _fill(path, leaf, rng):
+  name = path[-1].key
+  if name == "scale":
+    return np.ones(leaf.shape, np.float32)
+  if len(leaf.shape) < 2:
+    return np.zeros(leaf.shape, np.float32)
+  bound = 1.0 / np.sqrt(np.prod(leaf.shape[:-1]))
+  return rng.uniform(-bound, bound, leaf.shape).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def _stage2_params():
+  rng = np.random.default_rng(0)
+  return jax.tree_util.tree_map_with_path(lambda p, leaf: _fill(p, leaf, rng), _shapes("stage2"))
+
+
+def random_params(stage):
+  params = _stage2_params()
+  return params if stage == "stage2" else {k: params[k] for k in _shapes("stage1")}
+
+
+def write_checkpoint(directory, stage):
+  """A run folder holding one checkpoint of a random `stage` model; returns its path as str."""
+  save_params(directory, random_params(stage),
+              {"stage": stage, "config": {"model": {}, "eval_chunk": CHUNK}})
+  return str(directory)

@@ -1,0 +1,171 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from liifusion_jax import eval_cli, evaluation
+from liifusion_jax.data.images import load_image
+from random_checkpoints import write_checkpoint
+
+
+def _photo(h, w, seed):
+  """A smooth random colour image (bicubic PSNR of noise would say little)."""
+  rng = np.random.default_rng(seed)
+  small = rng.uniform(0, 255, (h // 4 + 2, w // 4 + 2, 3)).astype(np.uint8)
+  return np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+
+
+def _write_folder(folder, sizes, seed=0):
+  folder.mkdir(parents=True, exist_ok=True)
+  for i, (h, w) in enumerate(sizes):
+    Image.fromarray(_photo(h, w, seed + i)).save(folder / f"img{i}.png")
+  return folder
+
+
+def _run(argv, capsys):
+  code = eval_cli.main(argv)
+  out, err = capsys.readouterr()
+  return code, out, err
+
+
+def _user_error(argv, capsys):
+  with pytest.raises(SystemExit) as exc:
+    eval_cli.main(argv)
+  err = capsys.readouterr().err
+  assert exc.value.code not in (0, None)
+  assert "Traceback" not in err
+  lines = [line for line in err.splitlines() if line.strip()]
+  assert len(lines) == 1, err
+  return lines[0]
+
+
+@pytest.fixture(scope="module")
+def stage1_ckpt(tmp_path_factory):
+  return write_checkpoint(tmp_path_factory.mktemp("stage1"), "stage1")
+
+
+@pytest.fixture(scope="module")
+def stage2_ckpt(tmp_path_factory):
+  return write_checkpoint(tmp_path_factory.mktemp("stage2"), "stage2")
+
+
+@pytest.mark.parametrize("protocol", ["benchmark", "div2k"])
+def test_bicubic_json_matches_direct_score(tmp_path, capsys, protocol):
+  folder = _write_folder(tmp_path / "mini", [(40, 52), (45, 38)])
+  # Greyscale, RGBA and 16-bit greyscale files are read as RGB.
+  Image.fromarray(_photo(44, 40, 7)[..., 0]).save(folder / "grey.png")
+  Image.fromarray(np.dstack([_photo(40, 44, 8), np.full((40, 44), 128, np.uint8)])).save(folder / "rgba.png")
+  Image.fromarray((_photo(42, 42, 9)[..., 1].astype(np.uint16) * 257)).save(folder / "wide.png")
+  out_json = tmp_path / "out" / "results.json"
+  scales = [2.0, 3.0, 5.3]
+  code, out, _ = _run(["--method", "bicubic", "--data", str(folder), "--scales", "2,3,5.3",
+                       "--protocol", protocol, "--json", str(out_json)], capsys)
+  assert code == 0
+  report = json.loads(out_json.read_text())
+  rows = report["results"]
+  assert [(r["dataset"], r["scale"]) for r in rows] == [("mini", s) for s in scales]
+  paths = sorted(folder.iterdir())
+  for row in rows:
+    assert set(row) >= {"dataset", "scale", "psnr", "lpips", "images", "seconds"}
+    assert row["images"] == 5 and row["skipped"] == 0 and row["lpips"] is None and row["lr"] == "made"
+    expected = []
+    for p in paths:
+      lr, hr = evaluation.make_pair(load_image(p), row["scale"], protocol)
+      sr = evaluation.bicubic_upscale(lr, hr.shape[:2], protocol)
+      expected.append(evaluation.score(sr, hr, row["scale"], protocol))
+    assert row["psnr"] == pytest.approx(np.mean(expected), abs=1e-9)
+    assert row["seconds"] > 0 and row["peak_host_mib"] > 0
+  assert rows[0]["psnr"] > rows[1]["psnr"] > rows[2]["psnr"]
+  assert "mini" in out and "x5.3" in out
+
+
+def test_provided_lr_folder_layout(tmp_path, capsys):
+  root = tmp_path / "Bench"
+  _write_folder(root / "HR", [(41, 50), (36, 30)])
+  lr_dir = root / "LR_bicubic" / "X2"
+  lr_dir.mkdir(parents=True)
+  # Provided LR images deliberately unlike the made ones, in both naming styles.
+  Image.fromarray(_photo(20, 25, 11)).save(lr_dir / "img0x2.png")
+  Image.fromarray(_photo(18, 15, 12)).save(lr_dir / "img1.png")
+  out_json = tmp_path / "r.json"
+  code, _, _ = _run(["--method", "bicubic", "--data", str(root), "--scales", "2,3",
+                     "--json", str(out_json)], capsys)
+  assert code == 0
+  x2, x3 = json.loads(out_json.read_text())["results"]
+  assert (x2["dataset"], x2["lr"], x3["lr"]) == ("Bench", "provided", "made")
+  expected = []
+  for name, lr_name in (("img0.png", "img0x2.png"), ("img1.png", "img1.png")):
+    lr = load_image(lr_dir / lr_name)
+    hr = load_image(root / "HR" / name)[:2 * lr.shape[0], :2 * lr.shape[1]]
+    sr = evaluation.bicubic_upscale(lr, hr.shape[:2], "benchmark")
+    expected.append(evaluation.score(sr, hr, 2, "benchmark"))
+  assert x2["psnr"] == pytest.approx(np.mean(expected), abs=1e-9)
+
+
+def test_too_small_images_are_skipped(tmp_path, capsys):
+  folder = _write_folder(tmp_path / "tiny", [(40, 40), (9, 40)])
+  out_json = tmp_path / "r.json"
+  code, _, err = _run(["--method", "bicubic", "--data", str(folder), "--scales", "4",
+                       "--json", str(out_json)], capsys)
+  assert code == 0
+  row, = json.loads(out_json.read_text())["results"]
+  assert (row["images"], row["skipped"]) == (1, 1)
+  assert "img1.png" in err and "too small" in err
+
+
+def test_default_images_bicubic(capsys):
+  code, out, _ = _run(["--method", "bicubic", "--scales", "4"], capsys)
+  assert code == 0
+  assert out.splitlines()[1].split()[:4] == ["default", "x4", "made", "2"]
+
+
+def test_stage1_checkpoint_with_hr_prior(tmp_path, capsys, stage1_ckpt):
+  folder = _write_folder(tmp_path / "m", [(48, 48)])
+  out_json = tmp_path / "r.json"
+  code, _, _ = _run(["--checkpoint", stage1_ckpt, "--data", str(folder), "--scales", "2,3.7",
+                     "--json", str(out_json), "--save-images", str(tmp_path / "sr")], capsys)
+  assert code == 0
+  report = json.loads(out_json.read_text())
+  assert report["stage"] == "stage1"
+  for row in report["results"]:
+    assert row["images"] == 1 and np.isfinite(row["psnr"]) and row["lpips"] is None
+  assert Image.open(tmp_path / "sr" / "m" / "x2" / "img0.png").size == (48, 48)
+  # x3.7: LR floor(48 / 3.7) = 12 pixels, HR cropped to round(12 * 3.7) = 44.
+  assert Image.open(tmp_path / "sr" / "m" / "x3.7" / "img0.png").size == (44, 44)
+
+
+def test_stage2_checkpoint_reports_lpips(tmp_path, capsys, stage2_ckpt):
+  folder = _write_folder(tmp_path / "m", [(48, 40)])
+  out_json = tmp_path / "r.json"
+  code, _, _ = _run(["--checkpoint", stage2_ckpt, "--data", str(folder), "--scales", "2",
+                     "--seed", "3", "--json", str(out_json)], capsys)
+  assert code == 0
+  report = json.loads(out_json.read_text())
+  row, = report["results"]
+  assert report["stage"] == "stage2" and report["seed"] == 3
+  assert np.isfinite(row["psnr"]) and 0 < row["lpips"] < 2
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--method", "bicubic", "--data", "/nonexistent/set"], "does not exist"),
+    (["--method", "bicubic", "--scales", "0.5"], "below 1"),
+    (["--method", "bicubic", "--scales", "2,x"], "invalid scale"),
+    (["--method", "bicubic", "--protocol", "set5"], "invalid choice"),
+    (["--scales", "2"], "--checkpoint is required"),
+])
+def test_bad_arguments(argv, words, capsys):
+  assert words in _user_error(argv, capsys)
+
+
+def test_bad_files(tmp_path, capsys):
+  text = tmp_path / "notes.txt"
+  text.write_text("not an image")
+  assert "cannot read image" in _user_error(["--method", "bicubic", "--data", str(text)], capsys)
+  folder = _write_folder(tmp_path / "set", [(40, 40)])
+  (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+  assert "broken.png" in _user_error(["--method", "bicubic", "--data", str(folder)], capsys)
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  assert "no images" in _user_error(["--method", "bicubic", "--data", str(empty)], capsys)
+  assert "no checkpoint" in _user_error(["--checkpoint", str(empty), "--data", str(folder)], capsys)

@@ -1,0 +1,192 @@
+"""Training on many devices equals training on one; checkpoints move between device counts.
+
+The device count is fixed when jax starts, so the multi-device halves run in subprocesses
+(tests/multidevice_worker.py) with `--xla_force_host_platform_device_count` on the CPU backend.
+"""
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from jax.sharding import PartitionSpec as P
+
+from liifusion_jax.checkpoints import load_params
+from liifusion_jax.train import distributed, sharding
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+WORKER = REPO / "tests" / "multidevice_worker.py"
+TOL = 1e-5
+
+
+def cpu_env(devices=None):
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  env["JAX_PLATFORMS"] = "cpu"
+  if devices:
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+  return env
+
+
+def run(args, env, timeout=900):
+  done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+  assert done.returncode == 0, f"{args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+  return done
+
+
+def run_worker(*args, devices=None):
+  run([sys.executable, str(WORKER), *map(str, args)], cpu_env(devices))
+
+
+@pytest.fixture(scope="module")
+def stage1_steps(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("multidevice")
+  run_worker("step", "stage1", workdir, devices=4)
+  return workdir, json.loads((workdir / "stage1.json").read_text())
+
+
+def check_equivalence(report, mode):
+  result = report[mode]
+  assert report["devices"] == 4 and result["layout"]["devices"] == 4
+  assert report["update_size"] > 10 * TOL  # the step moves the params far more than the tolerance
+  assert result["state_diff"] <= TOL, result  # params, optimiser moments, step counter
+  assert result["metric_diff"] <= TOL, result
+  assert result["layout"]["state_matches"] and report["layout_one"]["state_matches"]
+
+
+def test_stage1_step_on_4_devices_equals_1_device(stage1_steps):
+  _, report = stage1_steps
+  check_equivalence(report, "replicated")
+  assert report["replicated"]["layout"]["split_leaves"] == 0
+
+
+def test_stage1_step_with_split_params_equals_1_device(stage1_steps):
+  _, report = stage1_steps
+  check_equivalence(report, "sharded")
+  assert report["sharded"]["layout"]["split_leaves"] > 100  # the convs' kernels and their moments
+
+
+def test_batch_that_does_not_divide_over_devices_is_refused(stage1_steps):
+  _, report = stage1_steps
+  assert "batch size 6 does not divide evenly over 4 devices" in report["odd_batch_error"]
+
+
+def test_checkpoint_from_4_devices_restores_on_1(stage1_steps):
+  workdir, _ = stage1_steps
+  run_worker("restore", workdir)
+  report = json.loads((workdir / "restore.json").read_text())
+  assert report["devices"] == 1 and report["on_mesh"] and report["same_keys"]
+  assert report["step"] == 1 and report["diff"] == 0.0
+  # the same upscale from the restored params on 1 device as from the split ones on 4
+  assert report["upscale_diff"] <= TOL
+
+
+@pytest.mark.slow
+def test_stage2_step_on_4_devices_equals_1_device(tmp_path):
+  run_worker("step", "stage2", tmp_path, devices=4)
+  report = json.loads((tmp_path / "stage2.json").read_text())
+  for mode in ("replicated", "sharded"):
+    check_equivalence(report, mode)
+    assert report[mode]["frozen_diff"] == 0.0  # the frozen prior encoder is carried unchanged
+    assert report[mode]["layout"]["frozen_replicated"]
+  assert report["sharded"]["layout"]["split_leaves"] > 100
+
+
+TINY_RUN = ["--config", "configs/stage1.py:quick", "--config.data.patch=16", "--config.batch_size=4",
+            "--config.data.sample_q=64", "--config.data.scale_max=2.0", "--config.steps_per_epoch=2",
+            "--config.epochs=1", "--config.val_crop=48", "--config.val_scales=(2.0,)",
+            "--config.log_every_steps=1", "--config.data.num_workers=0"]
+# train.py, joining the job first: jax.distributed must start before anything touches a device
+TRAIN = ("import sys; from liifusion_jax.train import distributed; distributed.initialize(); "
+         "from liifusion_jax.train.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def free_port():
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one(tmp_path):
+  """2 processes x 2 devices (each feeding its half of every batch) = 1 process on 1 device."""
+  multi, single = tmp_path / "multi", tmp_path / "single"
+  port = free_port()
+  procs = []
+  for index in range(2):
+    env = cpu_env(2)
+    env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
+               JAX_PROCESS_ID=str(index))
+    procs.append(subprocess.Popen([sys.executable, "-c", TRAIN, *TINY_RUN, "--workdir", str(multi)],
+                                  cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True))
+  outputs = [p.communicate(timeout=900)[0] for p in procs]
+  assert all(p.returncode == 0 for p in procs), outputs
+  assert "process 1 of 2: 2 local devices, 4 in all" in outputs[1]
+  assert "step=2" in outputs[0] and "step=" not in outputs[1]  # only process 0 logs
+  run([sys.executable, "-c", TRAIN, *TINY_RUN, "--workdir", str(single)], cpu_env(1))
+
+  records = {name: [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+             for name, d in (("multi", multi), ("single", single))}
+  assert [sorted(r) for r in records["multi"]] == [sorted(r) for r in records["single"]]
+  for a, b in zip(records["multi"], records["single"]):
+    if "loss" in a:
+      assert abs(a["loss"] - b["loss"]) <= TOL
+  multi_params, _ = load_params(multi, expected_stage="stage1")  # written by 2 processes, read by 1
+  single_params, _ = load_params(single, expected_stage="stage1")
+  for x, y in zip(jax.tree.leaves(multi_params), jax.tree.leaves(single_params), strict=True):
+    np.testing.assert_allclose(x, y, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("shape, devices, spec", [
+    ((3, 3, 64, 64), 4, P(None, None, None, "data")),   # ties: the last axis
+    ((3, 3, 128, 64), 4, P(None, None, "data")),        # the largest divisible axis
+    ((3, 3, 64, 6), 4, P(None, None, "data")),
+    ((4097, 3), 4, P()),                                # no axis divides
+    ((256,), 4, P()),                                   # too small to be worth splitting
+    ((3, 3, 64, 64), 1, P()),
+])
+def test_param_spec(shape, devices, spec):
+  assert sharding.param_spec(shape, devices) == spec
+
+
+def test_state_shardings_keep_the_frozen_module_replicated():
+  from liifusion_jax.train.state import TrainState
+  mesh = sharding.data_mesh(jax.devices()[:1])
+  big = np.zeros((64, 64), np.float32)
+  state = TrainState(step=np.int32(0), params={"prior_encoder": {"w": big}, "decoder": {"w": big}},
+                     opt_state=())
+  shardings = sharding.state_shardings(state, mesh, shard_params=True, frozen="prior_encoder")
+  assert all(s.spec == P() for s in jax.tree.leaves(shardings))  # one device: nothing to split
+  specs = {}
+  sharding.param_spec = lambda shape, devices, spec=sharding.param_spec: spec(shape, 4)
+  try:
+    shardings = sharding.state_shardings(state, mesh, shard_params=True, frozen="prior_encoder")
+    specs = {k: v["w"].spec for k, v in shardings.params.items()}
+  finally:
+    del sharding.param_spec
+  assert specs == {"prior_encoder": P(), "decoder": P(None, "data")}
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({}, None),
+    ({"SLURM_NTASKS": "1", "OMPI_COMM_WORLD_SIZE": "1"}, None),
+    ({"SLURM_NTASKS": "4"}, {}),
+    ({"OMPI_COMM_WORLD_SIZE": "2"}, {}),
+    ({"TPU_WORKER_HOSTNAMES": "t0,t1"}, {}),
+    ({"TPU_WORKER_HOSTNAMES": "t0"}, None),
+    ({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"},
+     {"coordinator_address": "10.0.0.1:1234", "num_processes": 2, "process_id": 1}),
+    ({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "SLURM_NTASKS": "2"},  # SLURM supplies the rest
+     {"coordinator_address": "10.0.0.1:1234"}),
+])
+def test_distributed_settings_from_environment(environ, expected):
+  assert distributed.settings(environ) == expected
+
+
+def test_coordinator_without_process_count_is_a_clear_error():
+  with pytest.raises(ValueError, match="JAX_NUM_PROCESSES"):
+    distributed.settings({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "JAX_PROCESS_ID": "0"})

@@ -1,0 +1,67 @@
+"""notebooks/colab.ipynb: generated from notebooks/make_colab.py, and it runs end to end on CPU."""
+import ast
+import importlib.util
+import json
+import math
+import pathlib
+
+import pytest
+from PIL import Image
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TINY = ["--config.epochs=1", "--config.steps_per_epoch=1", "--config.batch_size=2",
+        "--config.data.patch=16", "--config.data.sample_q=64", "--config.data.scale_max=2.0",
+        "--config.val_crop=48", "--config.val_scales=(2.0,)", "--config.data.num_workers=0"]
+
+
+def make_colab():
+  spec = importlib.util.spec_from_file_location("make_colab", REPO / "notebooks" / "make_colab.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def python_source(cell):
+  """A code cell without its shell and magic lines (`!pip ...`, `%cd ...`): those only install."""
+  lines = "".join(cell["source"]).splitlines()
+  return "\n".join(line for line in lines if not line.lstrip().startswith(("!", "%")))
+
+
+def code_cells():
+  notebook = json.loads((REPO / "notebooks" / "colab.ipynb").read_text())
+  return [c for c in notebook["cells"] if c["cell_type"] == "code"]
+
+
+def test_notebook_is_generated_from_its_script():
+  module = make_colab()
+  assert module.NOTEBOOK.read_text() == module.render(), "run python notebooks/make_colab.py"
+  assert module.main(["--check"]) == 0
+  notebook = json.loads(module.render())
+  assert notebook["nbformat"] == 4 and notebook["metadata"]["accelerator"] == "GPU"
+  for cell in code_cells():
+    ast.parse(python_source(cell))  # valid Python once the shell lines are gone
+
+
+@pytest.mark.slow
+def test_notebook_runs_on_cpu_with_tiny_settings(tmp_path, monkeypatch):
+  """Executes every code cell in order in one namespace, as Colab would, with tiny run settings."""
+  monkeypatch.chdir(REPO)
+  data = tmp_path / "eval_data"
+  data.mkdir()
+  import skimage.data
+  Image.fromarray(skimage.data.astronaut()[100:164, 200:264]).save(data / "crop.png")
+  namespace = {}
+  for cell in code_cells():
+    source = python_source(cell)
+    exec(compile(source, "<colab cell>", "exec"), namespace)
+    if "QUICK_OVERRIDES =" in source:
+      namespace.update(RUNS=str(tmp_path / "runs"), QUICK_OVERRIDES=TINY, EVAL_SCALES="2",
+                       EVAL_DATA=[str(data)], UPSCALE=2.0)
+  runs = tmp_path / "runs"
+  for stage in ("stage1_quick", "stage2_quick"):
+    assert (runs / stage / "checkpoints" / "1").is_dir()
+  results = json.loads((runs / "eval_stage2.json").read_text())["results"]
+  assert [r["scale"] for r in results] == [2.0] and math.isfinite(results[0]["psnr"])
+  lr, sr = Image.open(namespace["image_path"]), Image.open(runs / "upscaled.png")
+  assert sr.size == (2 * lr.width, 2 * lr.height)
+  assert namespace["side_by_side"].size == (2 * sr.width, sr.height)

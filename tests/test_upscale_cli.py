@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from liifusion_jax import upscale_cli
+from random_checkpoints import write_checkpoint
+
+
+def _photo(h, w, seed=0):
+  rng = np.random.default_rng(seed)
+  small = rng.uniform(0, 255, (h // 4 + 2, w // 4 + 2, 3)).astype(np.uint8)
+  return np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+
+
+def _user_error(argv, capsys):
+  with pytest.raises(SystemExit) as exc:
+    upscale_cli.main(argv)
+  err = capsys.readouterr().err
+  assert exc.value.code not in (0, None)
+  assert "Traceback" not in err
+  lines = [line for line in err.splitlines() if line.strip()]
+  assert len(lines) == 1, err
+  return lines[0]
+
+
+@pytest.fixture(scope="module")
+def stage2_ckpt(tmp_path_factory):
+  return write_checkpoint(tmp_path_factory.mktemp("stage2"), "stage2")
+
+
+@pytest.fixture(scope="module")
+def stage1_ckpt(tmp_path_factory):
+  return write_checkpoint(tmp_path_factory.mktemp("stage1"), "stage1")
+
+
+def test_scale_keeps_the_input_format(tmp_path, stage2_ckpt):
+  src = tmp_path / "in.jpg"
+  Image.fromarray(_photo(20, 24)).save(src)
+  assert upscale_cli.main([str(src), "-o", str(tmp_path / "out") + "/", "--checkpoint", stage2_ckpt,
+                           "--scale", "2.5"]) == 0
+  with Image.open(tmp_path / "out" / "in.jpg") as im:
+    assert (im.format, im.size, im.mode) == ("JPEG", (60, 50), "RGB")
+
+
+def test_size_and_seed(tmp_path, stage2_ckpt):
+  src = tmp_path / "in.png"
+  Image.fromarray(_photo(20, 24)).save(src)
+  outputs = []
+  for seed in (0, 5):
+    out = tmp_path / f"seed{seed}.png"
+    assert upscale_cli.main([str(src), "-o", str(out), "--checkpoint", stage2_ckpt, "--size", "64x48",
+                             "--seed", str(seed)]) == 0
+    with Image.open(out) as im:
+      assert (im.format, im.size) == ("PNG", (64, 48))
+      outputs.append(np.asarray(im))
+  assert np.any(outputs[0] != outputs[1])  # the prior is sampled from the seeded noise
+
+
+def test_folder_in_folder_out(tmp_path, stage2_ckpt, capsys):
+  src = tmp_path / "in"
+  src.mkdir()
+  Image.fromarray(_photo(20, 24, 1)).save(src / "a.bmp")
+  Image.fromarray(_photo(20, 24, 2)[..., 0]).save(src / "b.png")  # greyscale
+  Image.fromarray(np.dstack([_photo(20, 24, 3), np.full((20, 24), 200, np.uint8)])).save(src / "c.png")
+  (src / "d.png").write_bytes(b"not a png at all")
+  with pytest.raises(SystemExit) as exc:  # a bad file fails the run, after the others are done
+    upscale_cli.main([str(src), "-o", str(tmp_path / "out"), "--checkpoint", stage2_ckpt, "--scale", "2"])
+  assert exc.value.code == 1
+  out, err = capsys.readouterr()
+  assert "d.png" in err and "1 of 4 images failed" in err and "Traceback" not in err
+  assert "wrote 3 images" in out
+  for name, fmt in (("a.bmp", "BMP"), ("b.png", "PNG"), ("c.png", "PNG")):
+    with Image.open(tmp_path / "out" / name) as im:
+      assert (im.format, im.size) == (fmt, (48, 40))
+  assert not (tmp_path / "out" / "d.png").exists()
+
+
+def test_stage1_checkpoint_refused(tmp_path, stage1_ckpt, capsys):
+  src = tmp_path / "in.png"
+  Image.fromarray(_photo(20, 24)).save(src)
+  message = _user_error([str(src), "-o", str(tmp_path / "o.png"), "--checkpoint", stage1_ckpt,
+                         "--scale", "2"], capsys)
+  assert "stage1" in message and "HR image" in message and "stage-2" in message
+
+
+@pytest.mark.parametrize("case, words", [
+    ("missing", "does not exist"),
+    ("not_an_image", "cannot read image"),
+    ("corrupt", "cannot read image"),
+    ("scale_below_1", "below 1"),
+    ("size_too_small", "smaller than the input"),
+    ("bad_size", "invalid size"),
+    ("scale_and_size", "not allowed with"),
+    ("no_checkpoint", "no checkpoint"),
+    ("unwritable_format", "no writer"),
+    ("folder_onto_itself", "would be overwritten"),
+    ("bad_tile", "multiple of 8"),
+])
+def test_bad_input(case, words, tmp_path, capsys):
+  good = tmp_path / "in.png"
+  Image.fromarray(_photo(20, 24)).save(good)
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  text = tmp_path / "notes.txt"
+  text.write_text("hello")
+  corrupt = tmp_path / "corrupt.png"
+  corrupt.write_bytes(good.read_bytes()[:60])
+  out = str(tmp_path / "out.png")
+  argv = {
+      "missing": [str(tmp_path / "nope.png"), "-o", out, "--scale", "2"],
+      "not_an_image": [str(text), "-o", out, "--scale", "2"],
+      "corrupt": [str(corrupt), "-o", out, "--scale", "2"],
+      "scale_below_1": [str(good), "-o", out, "--scale", "0.9"],
+      "size_too_small": [str(good), "-o", out, "--size", "30x19"],
+      "bad_size": [str(good), "-o", out, "--size", "30by40"],
+      "scale_and_size": [str(good), "-o", out, "--scale", "2", "--size", "48x40"],
+      "no_checkpoint": [str(good), "-o", out, "--scale", "2"],
+      "unwritable_format": [str(good), "-o", str(tmp_path / "out.xyz"), "--scale", "2"],
+      "folder_onto_itself": [str(tmp_path), "-o", str(tmp_path), "--scale", "2"],
+      "bad_tile": [str(good), "-o", out, "--scale", "2", "--tile", "12"],
+  }[case]
+  assert words in _user_error(argv + ["--checkpoint", str(empty)], capsys)
+  assert not (tmp_path / "out.png").exists()

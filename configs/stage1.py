@@ -47,6 +47,7 @@ def get_config(arg=None):
   c.save_every_epochs = 1
   c.keep_checkpoints = 3
   c.log_every_steps = 50
+  c.shard_params = False         # True: params and optimiser state split over the devices (large models)
 
   if arg == "quick":
     c.data.repeat = 1

@@ -75,7 +75,11 @@ def load_params(path, expected_stage=None):
   manager = _manager(directory, read_only=True)
   meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
   check_stage(meta, expected_stage, directory / str(step))
-  state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))["state"]
+  # Onto one local device, whatever devices (GPUs, hosts) wrote it: the saved layout may name others.
+  local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  saved = ocp.StandardCheckpointHandler().metadata(directory / str(step) / "state")
+  target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=local), saved)
+  state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
   manager.close()
   return jax.tree.map(jax.device_get, state["params"]), meta
 

@@ -5,11 +5,12 @@ prior from noise with a seedable key and needs only the LR image.
 """
 import jax
 import jax.numpy as jnp
-import numpy as np
+from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import inference
 from liifusion_jax.models.stage1 import LIIFusionStage1
 from liifusion_jax.models.stage2 import LIIFusionStage2
+from liifusion_jax.train import sharding
 
 PRIOR_DIM = 256
 
@@ -29,12 +30,18 @@ def _normalise(x):
 
 
 class Upscaler:
-  """`upscaler(lr01, (H, W), hr01=None, seed=0)` -> (H, W, 3) float32 in [0, 1]."""
+  """`upscaler(lr01, (H, W), hr01=None, seed=0)` -> (H, W, 3) float32 in [0, 1].
+
+  Uses every local device: the params are replicated on them and each chunk of queries is split
+  across them (one device: the same path). Setting `params` accepts a training state's (possibly
+  multi-process or sharded) params; with params split across processes every process must set them.
+  """
 
   def __init__(self, stage, params, model_config, chunk=30000):
     self.stage = stage
     self.chunk = int(chunk)
-    self.params = jax.device_put(params)
+    self.mesh = sharding.local_mesh()
+    self.params = params
     self.model = build_model(stage, model_config)
     model = self.model
     if stage == "stage1":
@@ -43,8 +50,20 @@ class Upscaler:
     else:
       self._encode = jax.jit(lambda p, lr, noise: model.apply({"params": p}, lr, noise,
                                                               method=model.encode))
-    self._decode = jax.jit(lambda p, feat, coord, cell: model.apply({"params": p}, feat, coord, cell,
-                                                                     method=model.decode))
+    decode = lambda p, feat, coord, cell: model.apply({"params": p}, feat, coord, cell,
+                                                      method=model.decode)
+    # Queries are independent given the features: each device decodes its slice of the chunk.
+    queries = P(None, sharding.AXIS)
+    self._decode = jax.jit(jax.shard_map(decode, mesh=self.mesh, in_specs=(P(), P(), queries, queries),
+                                         out_specs=queries))
+
+  @property
+  def params(self):
+    return self._params
+
+  @params.setter
+  def params(self, params):
+    self._params = sharding.to_local(params, self.mesh)
 
   def features(self, lr01, hr01=None, seed=0):
     lr = _normalise(jnp.asarray(lr01, jnp.float32)[None])
@@ -58,8 +77,14 @@ class Upscaler:
 
   def __call__(self, lr01, out_hw, hr01=None, seed=0):
     height, width = (int(v) for v in out_hw)
-    feat = self.features(lr01, hr01, seed)
     coord, cell = inference.query_grid(height, width)
-    decode = lambda f, c, s: self._decode(self.params, f, c, s)
-    rgb = inference.decode_in_chunks(decode, feat, coord, cell, min(self.chunk, height * width))
+    rgb = self.decode(self.features(lr01, hr01, seed), coord, cell)
     return inference.to_image(rgb, height, width)[0]
+
+  def decode(self, feat, coord, cell, chunk=None):
+    """The decoder's RGB in [-1, 1] (B, Q, 3) at coord / cell (B, Q, 2), `chunk` queries (default
+    `self.chunk`, rounded up to whole per-device slices) per call, split across the local devices."""
+    devices = self.mesh.size
+    chunk = -(-min(chunk or self.chunk, coord.shape[1]) // devices) * devices
+    decode = lambda f, c, s: self._decode(self.params, f, c, s)
+    return inference.decode_in_chunks(decode, feat, coord, cell, chunk)

@@ -7,7 +7,8 @@ stage 1, the split state's result as `stage1_params.npz` and as a RunCheckpoints
 `WORKDIR/run`.
 
 `python tests/multidevice_worker.py restore WORKDIR`: restores that checkpoint on this process's
-devices and writes `WORKDIR/restore.json` (largest difference to the saved params, device count).
+devices (the whole state with RunCheckpoints, the params with load_params) and upscales with it;
+writes `WORKDIR/restore.json` (largest differences to the saved params and upscale, device count).
 """
 import json
 import pathlib
@@ -17,7 +18,7 @@ import jax
 import numpy as np
 
 from liifusion_jax import evaluation
-from liifusion_jax.checkpoints import RunCheckpoints, save_params
+from liifusion_jax.checkpoints import RunCheckpoints, load_params, save_params
 from liifusion_jax.config import apply_overrides, load_config
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.sampler import make_batch
@@ -124,6 +125,12 @@ def restore(workdir):
   state = checkpoints.restore(checkpoints.latest_step(), abstract, "stage1")
   checkpoints.close()
   saved = np.load(workdir / "stage1_params.npz")
+  try:  # the params alone, as eval.py, upscale.py and stage 2's init_from read them
+    params, _ = load_params(workdir / "run", expected_stage="stage1")
+    params_diff = max(float(np.max(np.abs(saved[".params" + jax.tree_util.keystr(p)] - x)))
+                      for p, x in jax.tree_util.tree_leaves_with_path(params))
+  except ValueError as error:
+    params_diff = f"load_params failed: {error}"
   leaves = jax.tree_util.tree_leaves_with_path(state)
   report = {"devices": jax.device_count(),
             "same_keys": sorted(saved.files) == sorted(jax.tree_util.keystr(p) for p, _ in leaves),
@@ -131,6 +138,7 @@ def restore(workdir):
                         for p, x in leaves),
             "on_mesh": all(x.sharding == sharding.replicated(mesh) for _, x in leaves),
             "step": int(state.step),
+            "load_params_diff": params_diff,
             "upscale_diff": float(np.max(np.abs(upscale(state.params, config)
                                                 - np.load(workdir / "upscaled.npy"))))}
   (workdir / "restore.json").write_text(json.dumps(report))

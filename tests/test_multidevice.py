@@ -13,7 +13,7 @@ import sys
 import jax
 import numpy as np
 import pytest
-from jax.sharding import PartitionSpec as P
+from jax.sharding import AbstractMesh, PartitionSpec as P
 
 from liifusion_jax.checkpoints import load_params
 from liifusion_jax.train import distributed, sharding
@@ -74,14 +74,23 @@ def test_batch_that_does_not_divide_over_devices_is_refused(stage1_steps):
   assert "batch size 6 does not divide evenly over 4 devices" in report["odd_batch_error"]
 
 
-def test_checkpoint_from_4_devices_restores_on_1(stage1_steps):
+@pytest.fixture(scope="module")
+def restored_on_1(stage1_steps):
   workdir, _ = stage1_steps
   run_worker("restore", workdir)
-  report = json.loads((workdir / "restore.json").read_text())
+  return json.loads((workdir / "restore.json").read_text())
+
+
+def test_checkpoint_from_4_devices_restores_on_1(restored_on_1):
+  report = restored_on_1
   assert report["devices"] == 1 and report["on_mesh"] and report["same_keys"]
   assert report["step"] == 1 and report["diff"] == 0.0
   # the same upscale from the restored params on 1 device as from the split ones on 4
   assert report["upscale_diff"] <= TOL
+
+
+def test_params_of_a_4_device_checkpoint_load_on_1(restored_on_1):
+  assert restored_on_1["load_params_diff"] == 0.0
 
 
 @pytest.mark.slow
@@ -99,9 +108,6 @@ TINY_RUN = ["--config", "configs/stage1.py:quick", "--config.data.patch=16", "--
             "--config.data.sample_q=64", "--config.data.scale_max=2.0", "--config.steps_per_epoch=2",
             "--config.epochs=1", "--config.val_crop=48", "--config.val_scales=(2.0,)",
             "--config.log_every_steps=1", "--config.data.num_workers=0"]
-# train.py, joining the job first: jax.distributed must start before anything touches a device
-TRAIN = ("import sys; from liifusion_jax.train import distributed; distributed.initialize(); "
-         "from liifusion_jax.train.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
 def free_port():
@@ -120,14 +126,14 @@ def test_two_processes_train_like_one(tmp_path):
     env = cpu_env(2)
     env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
                JAX_PROCESS_ID=str(index))
-    procs.append(subprocess.Popen([sys.executable, "-c", TRAIN, *TINY_RUN, "--workdir", str(multi)],
+    procs.append(subprocess.Popen([sys.executable, "train.py", *TINY_RUN, "--workdir", str(multi)],
                                   cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True))
   outputs = [p.communicate(timeout=900)[0] for p in procs]
   assert all(p.returncode == 0 for p in procs), outputs
   assert "process 1 of 2: 2 local devices, 4 in all" in outputs[1]
   assert "step=2" in outputs[0] and "step=" not in outputs[1]  # only process 0 logs
-  run([sys.executable, "-c", TRAIN, *TINY_RUN, "--workdir", str(single)], cpu_env(1))
+  run([sys.executable, "train.py", *TINY_RUN, "--workdir", str(single)], cpu_env(1))
 
   records = {name: [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
              for name, d in (("multi", multi), ("single", single))}
@@ -144,7 +150,7 @@ def test_two_processes_train_like_one(tmp_path):
 @pytest.mark.parametrize("shape, devices, spec", [
     ((3, 3, 64, 64), 4, P(None, None, None, "data")),   # ties: the last axis
     ((3, 3, 128, 64), 4, P(None, None, "data")),        # the largest divisible axis
-    ((3, 3, 64, 6), 4, P(None, None, "data")),
+    ((3, 3, 128, 6), 4, P(None, None, "data")),         # 6 does not divide by 4
     ((4097, 3), 4, P()),                                # no axis divides
     ((256,), 4, P()),                                   # too small to be worth splitting
     ((3, 3, 64, 64), 1, P()),
@@ -153,22 +159,17 @@ def test_param_spec(shape, devices, spec):
   assert sharding.param_spec(shape, devices) == spec
 
 
-def test_state_shardings_keep_the_frozen_module_replicated():
+def test_split_state_keeps_the_frozen_module_and_small_leaves_replicated():
   from liifusion_jax.train.state import TrainState
-  mesh = sharding.data_mesh(jax.devices()[:1])
-  big = np.zeros((64, 64), np.float32)
-  state = TrainState(step=np.int32(0), params={"prior_encoder": {"w": big}, "decoder": {"w": big}},
-                     opt_state=())
-  shardings = sharding.state_shardings(state, mesh, shard_params=True, frozen="prior_encoder")
-  assert all(s.spec == P() for s in jax.tree.leaves(shardings))  # one device: nothing to split
-  specs = {}
-  sharding.param_spec = lambda shape, devices, spec=sharding.param_spec: spec(shape, 4)
-  try:
-    shardings = sharding.state_shardings(state, mesh, shard_params=True, frozen="prior_encoder")
-    specs = {k: v["w"].spec for k, v in shardings.params.items()}
-  finally:
-    del sharding.param_spec
-  assert specs == {"prior_encoder": P(), "decoder": P(None, "data")}
+  big, small = np.zeros((64, 64), np.float32), np.zeros((64,), np.float32)
+  state = TrainState(step=np.int32(0), params={"prior_encoder": {"w": big}, "decoder": {"w": big, "b": small}},
+                     opt_state=({"w": big},))
+  specs = lambda tree: jax.tree.map(lambda s: s.spec, tree)
+  split = sharding.state_shardings(state, AbstractMesh((4,), ("data",)), True, frozen="prior_encoder")
+  assert specs(split.params) == {"prior_encoder": {"w": P()}, "decoder": {"w": P(None, "data"), "b": P()}}
+  assert specs(split.opt_state) == ({"w": P(None, "data")},) and split.step.spec == P()
+  replicated = sharding.state_shardings(state, AbstractMesh((4,), ("data",)), False)
+  assert all(s.spec == P() for s in jax.tree.leaves(replicated))
 
 
 @pytest.mark.parametrize("environ, expected", [

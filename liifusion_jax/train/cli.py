@@ -29,8 +29,9 @@ def main(argv):
   logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
   try:
     config = apply_overrides(load_config(args.config), overrides)
-    from liifusion_jax.train import distributed, loop  # jax starts here, after the cheap checks
-    distributed.initialize()
+    from liifusion_jax.train import distributed  # jax starts here, after the cheap checks
+    distributed.initialize()  # before anything touches a device: loop's imports build arrays
+    from liifusion_jax.train import loop
     loop.train(config, args.workdir)
   except (ConfigError, CheckpointError, ImageError, FileNotFoundError, NotADirectoryError,
           ValueError) as error:

@@ -141,7 +141,9 @@ def train(config, workdir):
 
   rng = jax.random.PRNGKey(config.seed)
   state = task.init_state(config, rng, next(batches(0, 1, 0)), steps_per_epoch)
-  state = sharding.replicate(state, mesh)
+  state_sharding = sharding.state_shardings(state, mesh, config.shard_params,
+                                            frozen=getattr(task, "FROZEN", None))
+  state = sharding.place(state, state_sharding)
   checkpoints = RunCheckpoints(workdir, keep=config.keep_checkpoints)
   start = checkpoints.latest_step() or 0
   if start:
@@ -150,7 +152,8 @@ def train(config, workdir):
     print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
 
   step, constants = task.make_train_step(config, steps_per_epoch)
-  step_fn = jax.jit(step, donate_argnums=0)
+  step_fn = sharding.jit_train_step(step, mesh, state_sharding, len(constants))
+  constants = sharding.replicate(constants, mesh)
   val_hr = validation_images(val_source, config.val_crop)
   upscaler = Upscaler(config.stage, state.params, config.model, config.eval_chunk)
   lpips_params = load_lpips_params("alex") if config.stage == "stage2" else None
@@ -181,7 +184,8 @@ def train(config, workdir):
   checkpoints.wait()
   checkpoints.close()
   upscaler.params = state.params
-  sample = write_sample(upscaler, val_hr[0], max(config.val_scales), workdir / "samples",
-                        seed=config.seed)
-  log({"step": total_steps, "sample": str(workdir / "samples"), **sample})
+  if jax.process_index() == 0:  # one writer of the shared workdir
+    sample = write_sample(upscaler, val_hr[0], max(config.val_scales), workdir / "samples",
+                          seed=config.seed)
+    log({"step": total_steps, "sample": str(workdir / "samples"), **sample})
   return state

@@ -1,0 +1,173 @@
+"""Writes notebooks/colab.ipynb (nbformat 4) from the cells below: `python notebooks/make_colab.py`.
+
+`--check` exits 1 when the notebook on disk differs from what this script writes (CI runs it, so
+the notebook is never edited by hand). The cells only call the package's command-line entry points
+in-process, so tests/test_notebook.py can run them on CPU with tiny settings; shell lines (`!`, `%`)
+only install, and the upload cell falls back to a bundled photograph outside Colab.
+"""
+import json
+import pathlib
+import sys
+
+NOTEBOOK = pathlib.Path(__file__).with_name("colab.ipynb")
+
+CELLS = [
+    ("markdown", """\
+# LIIFusion in JAX: train, evaluate, upscale
+
+Arbitrary-scale super-resolution with a diffusion prior (LIIFusion), in JAX/Flax. This notebook trains
+the *quick* stage-1 and stage-2 configs on photographs bundled with scikit-image (no download), evaluates
+the result and upscales an image you upload.
+
+**Runtime → Change runtime type → GPU.** The quick runs then take minutes. A CPU runtime works too,
+slowly: shorten the runs with `QUICK_OVERRIDES` below."""),
+    ("markdown", "## Install"),
+    ("code", """\
+# Clone the repository and install it with JAX for CUDA 12 (on a CPU runtime, drop "jax[cuda12]").
+REPO_URL = "https://github.com/OWNER/liifusion-jax.git"  # <- this repository's URL
+!git clone -q --depth 1 {REPO_URL} liifusion-jax
+%cd liifusion-jax
+!pip install -q -e . "jax[cuda12]"
+"""),
+    ("code", """\
+import jax
+
+print(jax.devices())  # a GPU runtime lists a CUDA device; several devices are all used"""),
+    ("markdown", "## Settings"),
+    ("code", """\
+RUNS = "runs"          # run folders and outputs go here
+QUICK_OVERRIDES = []   # extra --config.KEY=VALUE for both stages, e.g. ["--config.epochs=3"]
+EVAL_SCALES = "2,3,4,8,12"
+EVAL_DATA = []         # folders of HR images to evaluate on; empty: the bundled held-out photographs
+UPSCALE = 4.0          # scale factor for the uploaded image"""),
+    ("markdown", """\
+## Stage 1
+
+The prior encoder sees the HR image (paper Eq. 1) and the network learns to reconstruct from it. The
+same command line is `python train.py --config configs/stage1.py:quick --workdir runs/stage1_quick`;
+running it again resumes from the last checkpoint."""),
+    ("code", """\
+import glob
+import json
+
+from PIL import Image
+
+from liifusion_jax.train.cli import main as train
+
+stage1_dir, stage2_dir = f"{RUNS}/stage1_quick", f"{RUNS}/stage2_quick"
+
+
+def show_run(workdir):
+  \"\"\"Prints the validation records of a run; returns its sample as bicubic | model | HR.\"\"\"
+  for line in open(f"{workdir}/metrics.jsonl"):
+    record = json.loads(line)
+    if any(key.startswith(("val_", "psnr")) for key in record):
+      print(record)
+  tiles = [Image.open(sorted(glob.glob(f"{workdir}/samples/*_{name}.png"))[-1])
+           for name in ("bicubic", "model", "hr")]
+  strip = Image.new("RGB", (sum(t.width for t in tiles), tiles[0].height))
+  for i, tile in enumerate(tiles):
+    strip.paste(tile, (i * tile.width, 0))
+  return strip
+
+
+assert train(["--config", "configs/stage1.py:quick", "--workdir", stage1_dir, *QUICK_OVERRIDES]) == 0
+show_run(stage1_dir)"""),
+    ("markdown", """\
+## Stage 2
+
+A 4-step latent diffusion replaces the HR prior, so no HR image is needed; trained from the stage-1
+run with L1 + perceptual + GAN + diffusion losses (Eq. 6-9). The frozen stage-1 prior encoder gives
+the diffusion targets."""),
+    ("code", """\
+assert train(["--config", "configs/stage2.py:quick", "--workdir", stage2_dir,
+              f"--config.init_from={stage1_dir}", *QUICK_OVERRIDES]) == 0
+show_run(stage2_dir)"""),
+    ("markdown", """\
+## Evaluate
+
+PSNR and LPIPS per scale, against bicubic (`python eval.py --checkpoint runs/stage2_quick --scales ...`).
+A quick run is far from the paper's numbers: it shows the pipeline, not the model."""),
+    ("code", """\
+from liifusion_jax.eval_cli import main as evaluate
+
+data = ["--data", *EVAL_DATA] if EVAL_DATA else []
+assert evaluate(["--checkpoint", stage2_dir, "--scales", EVAL_SCALES, *data,
+                 "--json", f"{RUNS}/eval_stage2.json"]) == 0
+assert evaluate(["--method", "bicubic", "--lpips", "--scales", EVAL_SCALES, *data]) == 0"""),
+    ("markdown", """\
+## Upscale your image
+
+Colab asks for a file (keep it small on a free GPU: a few hundred pixels a side); elsewhere, or if
+you cancel, a bundled photograph is used. Same as `python upscale.py IN -o OUT --checkpoint ... --scale ...`."""),
+    ("code", """\
+try:
+  from google.colab import files
+  uploaded = list(files.upload())
+except ImportError:  # not on Colab
+  uploaded = []
+if uploaded:
+  image_path = uploaded[0]
+else:
+  import skimage.data
+  image_path = f"{RUNS}/cat.png"
+  Image.fromarray(skimage.data.chelsea()[::3, ::3]).save(image_path)"""),
+    ("code", """\
+from liifusion_jax.upscale_cli import main as upscale
+
+output_path = f"{RUNS}/upscaled.png"
+assert upscale([image_path, "-o", output_path, "--checkpoint", stage2_dir, "--scale", str(UPSCALE)]) == 0
+sr = Image.open(output_path)
+bicubic = Image.open(image_path).convert("RGB").resize(sr.size, Image.BICUBIC)
+side_by_side = Image.new("RGB", (2 * sr.width, sr.height))
+side_by_side.paste(bicubic, (0, 0))
+side_by_side.paste(sr, (sr.width, 0))
+side_by_side  # left: bicubic, right: LIIFusion"""),
+    ("code", """\
+try:
+  from google.colab import files
+  files.download(output_path)
+except ImportError:
+  print(f"written to {output_path}")"""),
+]
+
+
+def notebook():
+  cells = []
+  for i, (kind, text) in enumerate(CELLS):
+    cell = {"cell_type": kind, "id": f"cell-{i}", "metadata": {},
+            "source": text.splitlines(keepends=True)}
+    if kind == "code":
+      cell.update(execution_count=None, outputs=[])
+    cells.append(cell)
+  return {
+      "cells": cells,
+      "metadata": {
+          "accelerator": "GPU",
+          "colab": {"provenance": [], "gpuType": "T4"},
+          "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+          "language_info": {"name": "python"},
+      },
+      "nbformat": 4,
+      "nbformat_minor": 5,
+  }
+
+
+def render():
+  return json.dumps(notebook(), indent=1, ensure_ascii=False) + "\n"
+
+
+def main(argv):
+  text = render()
+  if "--check" in argv:
+    if not NOTEBOOK.exists() or NOTEBOOK.read_text() != text:
+      print(f"{NOTEBOOK} is out of date: run python notebooks/make_colab.py", file=sys.stderr)
+      return 1
+    return 0
+  NOTEBOOK.write_text(text)
+  print(f"wrote {NOTEBOOK}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv[1:]))

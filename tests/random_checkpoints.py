@@ -27,24 +27,25 @@ def _shapes(stage):
                                              jnp.zeros((1, 256)), method="train_forward"), key)["params"]
 
 
-def _fill(path, leaf, rng):
+def _fill(path, leaf, rng, gain):
   name = path[-1].key
   if name == "scale":
     return np.ones(leaf.shape, np.float32)
   if len(leaf.shape) < 2:
     return np.zeros(leaf.shape, np.float32)
-  bound = 1.0 / np.sqrt(np.prod(leaf.shape[:-1]))
+  bound = gain / np.sqrt(np.prod(leaf.shape[:-1]))
   return rng.uniform(-bound, bound, leaf.shape).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=None)
-def _stage2_params():
+def _stage2_params(gain):
   rng = np.random.default_rng(0)
-  return jax.tree_util.tree_map_with_path(lambda p, leaf: _fill(p, leaf, rng), _shapes("stage2"))
+  return jax.tree_util.tree_map_with_path(lambda p, leaf: _fill(p, leaf, rng, gain), _shapes("stage2"))
 
 
-def random_params(stage):
-  params = _stage2_params()
+def random_params(stage, gain=1.0):
+  """gain > 1 widens the kernels: the output then depends more strongly on far pixels and the prior."""
+  params = _stage2_params(gain)
   return params if stage == "stage2" else {k: params[k] for k in _shapes("stage1")}
 
 

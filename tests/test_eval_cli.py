@@ -149,7 +149,7 @@ def test_stage2_checkpoint_reports_lpips(tmp_path, capsys, stage2_ckpt):
 
 @pytest.mark.parametrize("argv, words", [
     (["--method", "bicubic", "--data", "/nonexistent/set"], "does not exist"),
-    (["--method", "bicubic", "--scales", "0.5"], "below 1"),
+    (["--method", "bicubic", "--scales", "0.5"], "expected a number >= 1"),
     (["--method", "bicubic", "--scales", "2,x"], "invalid scale"),
     (["--method", "bicubic", "--protocol", "set5"], "invalid choice"),
     (["--scales", "2"], "--checkpoint is required"),

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from liifusion_jax.inference import query_grid
-from liifusion_jax.tiled_upscale import TiledUpscaler, local_queries
+from liifusion_jax.tiled_upscale import HALO, TiledUpscaler, local_queries
 from liifusion_jax.upscaler import Upscaler
 from random_checkpoints import random_params
 
@@ -33,26 +33,31 @@ def test_local_queries_keep_lr_positions_and_cell_sizes():
     np.testing.assert_allclose(cell[..., axis] * (b - a), full_cell[0, 0, axis] * n, rtol=1e-6)
 
 
+# With these widened random weights, moving every query coordinate by one float32 ulp already changes
+# the output by ~2.6e-4: the tiles' own coordinate frames cost that much, no more.
+ROUNDING = 1e-3
+
+
 def _compare(lr, scale, tile, halo, chunk):
-  upscaler = Upscaler("stage2", random_params("stage2"), {}, chunk=chunk)
+  """(max |tiled - whole|, max |tiled - whole with another seed|)."""
+  upscaler = Upscaler("stage2", random_params("stage2", gain=2.0), {}, chunk=chunk)
   out_hw = (round(lr.shape[0] * scale), round(lr.shape[1] * scale))
   whole = upscaler(lr, out_hw, seed=4)
-  tiled = TiledUpscaler(upscaler, tile=tile, halo=halo)(lr, out_hw, seed=4)
+  tiled = TiledUpscaler(upscaler, tile=tile, halo=halo).upscale_tiles(lr, out_hw, seed=4)
   return np.abs(tiled - whole).max(), np.abs(tiled - upscaler(lr, out_hw, seed=5)).max()
 
 
 def test_tiles_decode_like_the_whole_image():
   # The halo spans the image, so this checks the prior pooled over tiles, the feature crops, the
   # sub-tile coordinates and the stitching; the next test checks that HALO is wide enough.
-  diff, other_seed = _compare(_lr(20, 28), 2.3, tile=16, halo=80, chunk=256)
-  assert diff < 1e-4
-  assert other_seed > 1e-3  # the comparison can tell two priors apart
+  diff, other_seed = _compare(_lr(16, 24), 2.3, tile=8, halo=HALO, chunk=256)
+  assert diff < ROUNDING
+  assert other_seed > 0.1  # the comparison tells two priors apart
 
 
 @pytest.mark.slow
 def test_default_halo_covers_the_receptive_field():
-  diff, _ = _compare(_lr(200, 48), 1.7, tile=24, halo=80, chunk=2048)
+  diff, _ = _compare(_lr(200, 48), 1.7, tile=24, halo=HALO, chunk=2048)
   narrow, _ = _compare(_lr(200, 48), 1.7, tile=24, halo=16, chunk=2048)
-  print(diff, narrow)
-  assert diff < 1e-4
-  assert narrow > 1e-3  # a halo short of the receptive field shows
+  assert diff < ROUNDING
+  assert narrow > 0.05  # a halo short of the receptive field shows

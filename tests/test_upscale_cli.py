@@ -62,14 +62,15 @@ def test_folder_in_folder_out(tmp_path, stage2_ckpt, capsys):
   Image.fromarray(_photo(20, 24, 1)).save(src / "a.bmp")
   Image.fromarray(_photo(20, 24, 2)[..., 0]).save(src / "b.png")  # greyscale
   Image.fromarray(np.dstack([_photo(20, 24, 3), np.full((20, 24), 200, np.uint8)])).save(src / "c.png")
+  Image.fromarray(_photo(20, 24, 4)[..., 2].astype(np.uint16) * 257).save(src / "e.png")  # 16-bit
   (src / "d.png").write_bytes(b"not a png at all")
   with pytest.raises(SystemExit) as exc:  # a bad file fails the run, after the others are done
     upscale_cli.main([str(src), "-o", str(tmp_path / "out"), "--checkpoint", stage2_ckpt, "--scale", "2"])
   assert exc.value.code == 1
   out, err = capsys.readouterr()
-  assert "d.png" in err and "1 of 4 images failed" in err and "Traceback" not in err
-  assert "wrote 3 images" in out
-  for name, fmt in (("a.bmp", "BMP"), ("b.png", "PNG"), ("c.png", "PNG")):
+  assert "d.png" in err and "1 of 5 images failed" in err and "Traceback" not in err
+  assert "wrote 4 images" in out
+  for name, fmt in (("a.bmp", "BMP"), ("b.png", "PNG"), ("c.png", "PNG"), ("e.png", "PNG")):
     with Image.open(tmp_path / "out" / name) as im:
       assert (im.format, im.size) == (fmt, (48, 40))
   assert not (tmp_path / "out" / "d.png").exists()
@@ -87,7 +88,7 @@ def test_stage1_checkpoint_refused(tmp_path, stage1_ckpt, capsys):
     ("missing", "does not exist"),
     ("not_an_image", "cannot read image"),
     ("corrupt", "cannot read image"),
-    ("scale_below_1", "below 1"),
+    ("scale_below_1", "expected a number >= 1"),
     ("size_too_small", "smaller than the input"),
     ("bad_size", "invalid size"),
     ("scale_and_size", "not allowed with"),

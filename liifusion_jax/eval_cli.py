@@ -1,0 +1,166 @@
+"""Command line of eval.py: PSNR (and LPIPS) of a checkpoint, or of bicubic, per data set and scale.
+
+As the reference's test.py: one image at a time, PSNR and LPIPS averaged over images, LPIPS (AlexNet,
+v0.1) on the whole [-1, 1] images; features once, queries in fixed-size chunks (`Upscaler`). Stage-1
+checkpoints get the HR prior (the paper's stage-1 tables); stage-2 checkpoints sample it, image i of a
+data set from noise seeded with `--seed + i`. Each row reports the mean seconds per image of the
+upscaling alone (compilation included wherever an image brings a new shape) and the peak host (and,
+where the backend says, device) memory of the process so far.
+"""
+import json
+import os
+import sys
+import time
+
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from liifusion_jax import cli_common, eval_data, evaluation
+from liifusion_jax.checkpoints import load_params
+from liifusion_jax.cli_common import scale_name
+from liifusion_jax.data.images import save_image
+from liifusion_jax.losses.lpips import load_lpips_params, lpips
+from liifusion_jax.upscaler import Upscaler
+
+DEFAULT_CHUNK = 30000  # the reference's eval_bsize
+
+_COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped", 8), ("PSNR", 8),
+            ("LPIPS", 7), ("s/image", 8), ("host MiB", 9), ("device MiB", 10))
+
+
+def parse_args(argv):
+  parser = cli_common.ArgumentParser(
+      prog="eval.py", description="Evaluate a LIIFusion checkpoint (or bicubic) at arbitrary scales.")
+  parser.add_argument("--checkpoint", help="a run folder, its checkpoints/ folder or one step folder")
+  parser.add_argument("--scales", type=cli_common.parse_scales, default=[2.0, 3.0, 4.0],
+                      help="comma-separated scale factors >= 1, e.g. 2,3,4,12,30 or 5.3,10.7 (default 2,3,4)")
+  parser.add_argument("--data", nargs="+", action="extend", metavar="PATH",
+                      help="folders of HR images (or HR/ + LR_bicubic/X{s}/), or image files; several "
+                           "allowed (default: the embedded photographs)")
+  parser.add_argument("--protocol", choices=evaluation.PROTOCOLS, default="benchmark",
+                      help="benchmark: MATLAB-bicubic LR, Y PSNR; div2k: PIL-bicubic LR, RGB PSNR "
+                           "with 6 more pixels shaved (default benchmark)")
+  parser.add_argument("--method", choices=("model", "bicubic"), default="model",
+                      help="the checkpoint, or the protocol's bicubic upscaling (needs no checkpoint)")
+  parser.add_argument("--lpips", action="store_true",
+                      help="also report LPIPS for stage-1 models and bicubic (always on for stage 2)")
+  parser.add_argument("--seed", type=int, default=0, help="noise seed of stage-2 prior sampling")
+  parser.add_argument("--chunk", type=int, default=None,
+                      help=f"queries per decoder call (default: the checkpoint's eval_chunk, else "
+                           f"{DEFAULT_CHUNK})")
+  parser.add_argument("--json", metavar="OUT.json", help="write the results here")
+  parser.add_argument("--save-images", metavar="DIR", help="write the SR images as DIR/<dataset>/x<s>/*.png")
+  args = parser.parse_args(argv)
+  if args.chunk is not None and args.chunk < 1:
+    parser.error(f"--chunk must be >= 1, got {args.chunk}")
+  if args.method == "model" and not args.checkpoint:
+    parser.error("--checkpoint is required (or use --method bicubic)")
+  return args
+
+
+def _load_method(args):
+  """(upscale(lr01, hr01, seed) -> sr01, stage or None)."""
+  if args.method == "bicubic":
+    return (lambda lr, hr, seed: evaluation.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
+  params, meta = load_params(args.checkpoint)
+  config = meta.get("config", {})
+  chunk = args.chunk or config.get("eval_chunk") or DEFAULT_CHUNK
+  upscaler = Upscaler(meta["stage"], params, config.get("model", {}), chunk=chunk)
+  if meta["stage"] == "stage1":
+    return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], hr01=hr)), "stage1"
+  return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], seed=seed)), "stage2"
+
+
+def _lpips_fn():
+  """LPIPS (AlexNet) of two [0, 1] images, on [-1, 1] as the reference's test.py."""
+  params = load_lpips_params("alex")
+  distance = jax.jit(lambda x, y: lpips(params, x, y)[0])
+  return lambda sr, hr: float(distance((sr[None] - 0.5) / 0.5, (hr[None] - 0.5) / 0.5))
+
+
+def _open_datasets(paths):
+  if not paths:
+    return [eval_data.default_dataset()]
+  datasets = [eval_data.open_dataset(p) for p in paths]
+  seen = {}
+  for d in datasets:  # two folders of the same name (a/Set5, b/Set5) stay apart in the table
+    seen[d.name] = seen.get(d.name, 0) + 1
+    if seen[d.name] > 1:
+      d.name = f"{d.name}-{seen[d.name]}"
+  return datasets
+
+
+def evaluate(dataset, scale, args, upscale, lpips_fn, budget):
+  """One row of the results: the means over the images of `dataset` at `scale`."""
+  psnrs, lpipses, seconds, skipped = [], [], [], 0
+  for i in tqdm(range(len(dataset)), desc=f"{dataset.name} {scale_name(scale)}", leave=False,
+                disable=None):
+    try:
+      lr, hr = eval_data.lr_hr_pair(dataset, i, scale, args.protocol)
+    except eval_data.TooSmall as reason:
+      print(f"warning: skipped {reason}", file=sys.stderr)
+      skipped += 1
+      continue
+    budget.admit((lr.shape, hr.shape))
+    start = time.perf_counter()
+    sr = upscale(lr, hr, args.seed + i)
+    seconds.append(time.perf_counter() - start)
+    psnrs.append(evaluation.score(sr, hr, scale, args.protocol))
+    if lpips_fn is not None:
+      lpipses.append(lpips_fn(sr, hr))
+    if args.save_images:
+      stem = os.path.splitext(dataset.names[i])[0]
+      save_image(os.path.join(args.save_images, dataset.name, scale_name(scale), stem + ".png"), sr)
+  mean = lambda values: float(np.mean(values)) if values else None
+  return {
+      "dataset": dataset.name, "scale": scale, "psnr": mean(psnrs), "lpips": mean(lpipses),
+      "images": len(psnrs), "skipped": skipped, "seconds": mean(seconds),
+      "lr": "provided" if dataset.provided_lr_dir(scale) else "made",
+      "peak_host_mib": round(cli_common.peak_host_mb(), 1),
+      "peak_device_mib": _round(cli_common.peak_device_mb()),
+  }
+
+
+def _round(value, digits=1):
+  return None if value is None else round(value, digits)
+
+
+def _format_row(row):
+  cells = (row["dataset"], scale_name(row["scale"]), row["lr"], row["images"], row["skipped"],
+           "-" if row["psnr"] is None else f"{row['psnr']:.2f}",
+           "-" if row["lpips"] is None else f"{row['lpips']:.4f}",
+           "-" if row["seconds"] is None else f"{row['seconds']:.3f}",
+           f"{row['peak_host_mib']:.0f}",
+           "-" if row["peak_device_mib"] is None else f"{row['peak_device_mib']:.0f}")
+  return "  ".join(str(c).ljust(w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip()
+
+
+def _write_json(path, report):
+  parent = os.path.dirname(os.path.abspath(path))
+  os.makedirs(parent, exist_ok=True)
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(report, f, indent=2)
+  os.replace(tmp, path)
+
+
+def main(argv=None):
+  args = parse_args(sys.argv[1:] if argv is None else argv)
+  with cli_common.user_errors():
+    cli_common.quiet_logs()
+    datasets = _open_datasets(args.data)
+    upscale, stage = _load_method(args)
+    lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None
+    report = {"method": args.method, "checkpoint": args.checkpoint if stage else None, "stage": stage,
+              "protocol": args.protocol, "seed": args.seed, "results": []}
+    print("  ".join(name.ljust(w) for name, w in _COLUMNS).rstrip(), flush=True)
+    budget = cli_common.ShapeBudget()
+    for dataset in datasets:
+      for scale in args.scales:
+        row = evaluate(dataset, scale, args, upscale, lpips_fn, budget)
+        report["results"].append(row)
+        print(_format_row(row), flush=True)
+        if args.json:
+          _write_json(args.json, report)
+  return 0

@@ -1,0 +1,104 @@
+"""Evaluation sets and their (LR, HR) pairs.
+
+A data set is a folder of HR images, a single image file, a folder in the layout of the common benchmark
+package (`HR/` with the LR images in `LR_bicubic/X{s}/`, named `baby.png` or `babyx2.png`), or the
+embedded default photographs. Provided LR images are used at the integer scales they exist for, paired
+as the reference's `sr-implicit-paired` does (HR cropped to s * LR size); at other scales the LR image is
+made from the HR one under the evaluation protocol (`evaluation.make_pair`).
+"""
+import os
+import pathlib
+
+from liifusion_jax import evaluation, metrics
+from liifusion_jax.data import defaults
+from liifusion_jax.data.images import EXTENSIONS, ImageError, as_float01, list_images, load_image
+
+
+class TooSmall(ValueError):
+  """An image too small for a scale: skipped with a warning rather than failing the evaluation."""
+
+
+class EvalDataset:
+  """Named HR images, loaded on demand, with an optional folder of provided LR images."""
+
+  def __init__(self, name, names, load_hr, lr_root=None):
+    self.name = name
+    self.names = names
+    self._load_hr = load_hr
+    self.lr_root = lr_root
+
+  def __len__(self):
+    return len(self.names)
+
+  def hr(self, index):
+    return self._load_hr(index)
+
+  def provided_lr_dir(self, scale):
+    """`LR_bicubic/X{s}` where it exists for this (integer) scale, else None."""
+    if self.lr_root is None or scale != int(scale):
+      return None
+    folder = self.lr_root / f"X{int(scale)}"
+    return folder if folder.is_dir() else None
+
+
+def open_dataset(path):
+  """The data set at `path` (a folder, a benchmark-package folder or one image), named after it."""
+  path = pathlib.Path(path)
+  if not path.exists():
+    raise FileNotFoundError(f"data path {path} does not exist")
+  if path.is_file():
+    return EvalDataset(path.stem, [path.name], lambda _: load_image(path))
+  hr_dir, lr_root = path, None
+  if (path / "HR").is_dir():
+    hr_dir = path / "HR"
+    lr_root = path / "LR_bicubic" if (path / "LR_bicubic").is_dir() else None
+  paths = [pathlib.Path(p) for p in list_images(hr_dir)]
+  return EvalDataset(path.resolve().name, [p.name for p in paths], lambda i: load_image(paths[i]),
+                     lr_root)
+
+
+def default_dataset():
+  """The embedded held-out photographs (`data.defaults.val_source`), named "default"."""
+  source = defaults.val_source()
+  return EvalDataset("default", list(defaults.VAL_PHOTOS), lambda i: as_float01(source[i]))
+
+
+def _provided_lr_path(folder, hr_name, scale):
+  stem, ext = os.path.splitext(hr_name)
+  for name in (f"{stem}x{int(scale)}", stem):
+    for suffix in (ext,) + EXTENSIONS + tuple(e.upper() for e in EXTENSIONS):
+      candidate = folder / (name + suffix)
+      if candidate.is_file():
+        return candidate
+  raise FileNotFoundError(f"no LR image for {hr_name} in {folder} (looked for {stem}x{int(scale)}{ext} "
+                          f"and {stem}{ext})")
+
+
+def _check_size(hr, lr, scale, protocol, name):
+  shave = metrics.shave_size(scale, protocol)
+  if min(lr.shape[:2]) < 1 or min(hr.shape[:2]) <= 2 * shave:
+    raise TooSmall(f"{name} ({hr.shape[1]}x{hr.shape[0]}) is too small for scale {scale:g} "
+                   f"(the PSNR shaves {shave} pixels from each border)")
+
+
+def lr_hr_pair(dataset, index, scale, protocol):
+  """(lr01, hr01) of image `index` at `scale`: provided LR where there is one, else made from HR."""
+  hr = dataset.hr(index)
+  name = dataset.names[index]
+  folder = dataset.provided_lr_dir(scale)
+  if folder is None:
+    h_lr, w_lr = evaluation.lr_size(hr.shape[:2], scale)
+    if min(h_lr, w_lr) < 1:
+      raise TooSmall(f"{name} ({hr.shape[1]}x{hr.shape[0]}) is too small for scale {scale:g}")
+    lr, hr = evaluation.make_pair(hr, scale, protocol)
+  else:
+    path = _provided_lr_path(folder, name, scale)
+    lr = load_image(path)
+    s = int(scale)
+    h_hr, w_hr = lr.shape[0] * s, lr.shape[1] * s
+    if hr.shape[0] < h_hr or hr.shape[1] < w_hr:
+      raise ImageError(f"LR image {path} ({lr.shape[1]}x{lr.shape[0]}) does not match {name} "
+                       f"({hr.shape[1]}x{hr.shape[0]}) at scale {s}")
+    hr = hr[:h_hr, :w_hr]
+  _check_size(hr, lr, scale, protocol, name)
+  return lr, hr

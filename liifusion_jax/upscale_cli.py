@@ -1,0 +1,158 @@
+"""Command line of upscale.py: a stage-2 checkpoint upscales an image (or a folder of them) to any size.
+
+The output keeps the input's file format where Pillow can write it (else PNG), in 8 bits per channel.
+"""
+import argparse
+import os
+import re
+import sys
+
+from PIL import Image
+from tqdm import tqdm
+
+from liifusion_jax import cli_common
+from liifusion_jax.checkpoints import load_params
+from liifusion_jax.cli_common import UsageError
+from liifusion_jax.data.images import list_images, load_image
+from liifusion_jax.data.resize import to_uint8
+from liifusion_jax.tiled_upscale import WINDOW, TiledUpscaler
+from liifusion_jax.upscaler import Upscaler
+
+DEFAULT_CHUNK = 30000
+DEFAULT_TILE = 384  # canvases of 544 pixels a side: ~2.8 GB peak host memory on CPU, whatever the image size
+_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+
+
+def parse_size(text):
+  """WIDTHxHEIGHT ("1920x1080") -> (height, width)."""
+  match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+  if not match or min(int(match[1]), int(match[2])) < 1:
+    raise argparse.ArgumentTypeError(f"invalid size {text!r}: expected WIDTHxHEIGHT, e.g. 1920x1080")
+  return int(match[2]), int(match[1])
+
+
+def parse_args(argv):
+  parser = cli_common.ArgumentParser(
+      prog="upscale.py", description="Upscale images with a stage-2 LIIFusion checkpoint.")
+  parser.add_argument("input", help="an image file, or a folder of images")
+  parser.add_argument("-o", "--output", required=True,
+                      help="output file (its extension picks the format) or folder")
+  parser.add_argument("--checkpoint", required=True,
+                      help="a stage-2 run folder, its checkpoints/ folder or one step folder")
+  target = parser.add_mutually_exclusive_group(required=True)
+  target.add_argument("--scale", type=cli_common.parse_scale, help="scale factor >= 1, e.g. 3.7")
+  target.add_argument("--size", type=parse_size, metavar="WxH", help="output size, e.g. 1920x1080")
+  parser.add_argument("--seed", type=int, default=0, help="noise seed of the sampled prior (default 0)")
+  parser.add_argument("--chunk", type=int, default=None,
+                      help=f"queries per decoder call (default: the checkpoint's eval_chunk, "
+                           f"else {DEFAULT_CHUNK})")
+  parser.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                      help=f"LR pixels per tile side, a multiple of {WINDOW} (default {DEFAULT_TILE}): "
+                           f"larger images are encoded tile by tile with a halo, in bounded memory; "
+                           f"0: whole images")
+  args = parser.parse_args(argv)
+  if args.chunk is not None and args.chunk < 1:
+    parser.error(f"--chunk must be >= 1, got {args.chunk}")
+  if args.tile and (args.tile < WINDOW or args.tile % WINDOW):
+    parser.error(f"--tile must be 0 or a positive multiple of {WINDOW}, got {args.tile}")
+  return args
+
+
+def writable_format(path):
+  """The Pillow format that writes files with `path`'s extension, or None."""
+  fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower())
+  return fmt if fmt in Image.SAVE else None
+
+
+def output_name(input_name):
+  """The input's file name where Pillow can write its format, else the same name as PNG."""
+  if writable_format(input_name):
+    return input_name
+  return os.path.splitext(input_name)[0] + ".png"
+
+
+def output_size(in_hw, scale=None, size=None):
+  """(H, W) of the output: round(side * scale), or `size`, which may not be smaller than the input."""
+  h, w = in_hw
+  if scale is not None:
+    return max(1, round(h * scale)), max(1, round(w * scale))
+  if size[0] < h or size[1] < w:
+    raise UsageError(f"size {size[1]}x{size[0]} is smaller than the input ({w}x{h}): only upscaling "
+                     f"is supported")
+  return size
+
+
+def save(path, image01):
+  """Writes [0, 1] RGB as 8 bits in the format of `path`'s extension (one `writable_format` knows)."""
+  fmt = writable_format(path)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  Image.fromarray(to_uint8(image01)).save(path, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+
+
+def load_upscaler(path, chunk=None, tile=DEFAULT_TILE):
+  """`upscale(lr01, (H, W), seed)` of a stage-2 checkpoint, tiled where `tile` (LR pixels) is nonzero.
+
+  A stage-1 checkpoint is refused: its prior needs the HR image.
+  """
+  params, meta = load_params(path)
+  if meta.get("stage") != "stage2":
+    raise UsageError(f"{path} is a {meta.get('stage')} checkpoint: its prior is computed from the HR "
+                     f"image, so it cannot upscale images without one; use a stage-2 checkpoint")
+  config = meta.get("config", {})
+  upscaler = Upscaler("stage2", params, config.get("model", {}),
+                      chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK)
+  return TiledUpscaler(upscaler, tile) if tile else upscaler
+
+
+def _read(src, args):
+  """The input image and its output size (both checked before any work)."""
+  lr = load_image(src)
+  return lr, output_size(lr.shape[:2], args.scale, args.size)
+
+
+def _jobs(args):
+  """[(input path, output path)] and whether the input is a folder."""
+  src, dst = args.input, args.output
+  if not os.path.exists(src):
+    raise FileNotFoundError(f"input {src} does not exist")
+  if os.path.isdir(src):
+    if os.path.isfile(dst):
+      raise UsageError(f"the input is a folder, so the output must be a folder too, but {dst} is a file")
+    if os.path.abspath(src) == os.path.abspath(dst):
+      raise UsageError("the output folder is the input folder: the images would be overwritten")
+    return [(p, os.path.join(dst, output_name(os.path.basename(p)))) for p in list_images(src)], True
+  if os.path.isdir(dst) or dst.endswith(os.sep):
+    dst = os.path.join(dst, output_name(os.path.basename(src)))
+  elif not os.path.splitext(dst)[1]:
+    dst += os.path.splitext(output_name(os.path.basename(src)))[1]
+  if writable_format(dst) is None:
+    raise UsageError(f"cannot write {dst}: Pillow has no writer for {os.path.splitext(dst)[1]} files")
+  return [(src, dst)], False
+
+
+def main(argv=None):
+  args = parse_args(sys.argv[1:] if argv is None else argv)
+  with cli_common.user_errors():
+    cli_common.quiet_logs()
+    jobs, folder = _jobs(args)
+    if not folder:
+      (src, dst), = jobs
+      lr, (h, w) = _read(src, args)  # a bad input fails before the checkpoint is loaded
+      save(dst, load_upscaler(args.checkpoint, args.chunk, args.tile)(lr, (h, w), seed=args.seed))
+      print(f"wrote {dst} ({w}x{h})")
+      return 0
+    upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile)
+    budget = cli_common.ShapeBudget()
+    failed = []
+    for src, dst in tqdm(jobs, desc="upscaling", unit="image", disable=None):
+      try:
+        lr, out_hw = _read(src, args)
+        budget.admit((lr.shape, out_hw))
+        save(dst, upscaler(lr, out_hw, seed=args.seed))
+      except cli_common.USER_ERRORS as error:  # one bad file does not stop the others
+        tqdm.write(f"warning: {' '.join(str(error).split())}", file=sys.stderr)
+        failed.append(src)
+    print(f"wrote {len(jobs) - len(failed)} images to {args.output}")
+    if failed:
+      raise UsageError(f"{len(failed)} of {len(jobs)} images failed (see the warnings above)")
+  return 0

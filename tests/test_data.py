@@ -291,3 +291,18 @@ def test_default_sources_are_offline_photos_big_enough():
   train_sums = {int(train[i].sum()) for i in range(len(train))}
   assert not any(int(val[i].sum()) in train_sums for i in range(len(val)))
   check_sampler_args(train, patch=48, scale_min=1, scale_max=4, sample_q=2304, sample_patch=False)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+  from PIL import Image
+
+  from liifusion_jax.data.images import read_image
+
+  pixels = np.zeros((2, 3, 3), np.uint8)
+  pixels[0, 0] = 255  # top-left red marker on a 2 x 3 (H x W) image
+  exif = Image.Exif()
+  exif[0x0112] = 6  # "rotate 90 CW to display"
+  Image.fromarray(pixels).save(tmp_path / "phone.jpg", exif=exif, quality=100)
+  shown = read_image(tmp_path / "phone.jpg")
+  assert shown.shape == (3, 2, 3)
+  assert shown[0, -1, 0] > 200 and shown[0, 0, 0] < 60  # the marker moved to the top-right

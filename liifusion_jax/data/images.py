@@ -2,7 +2,7 @@
 import os
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from liifusion_jax.data.resize import to_uint8
 
@@ -22,11 +22,11 @@ def read_image(path):
   Greyscale is repeated to three channels, alpha is dropped (not composited, as PIL's RGBA -> RGB and the
   reference's `.convert('RGB')`), palette images are expanded. 16-bit greyscale is divided by 65535 (the
   reference's `.convert('RGB')` would clip it at 255 instead). Pillow reads 16-bit-per-channel colour PNGs
-  as 8-bit RGB, so those keep 8 bits.
+  as 8-bit RGB, so those keep 8 bits. An EXIF orientation tag is applied (phone photographs).
   """
   try:
-    with Image.open(path) as im:
-      im.load()
+    with Image.open(path) as opened:
+      im = ImageOps.exif_transpose(opened)
       if im.mode in _WIDE_GREY:
         grey = np.clip(np.asarray(im, np.float64), 0, 65535) / 65535.0
         return np.repeat(grey[..., None], 3, axis=-1).astype(np.float32)

@@ -19,14 +19,13 @@ every compiled shape keeps a share of its working memory until JAX's caches are 
 """
 import math
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from liifusion_jax import inference
 from liifusion_jax.coords import make_coord
-from liifusion_jax.upscaler import PRIOR_DIM
+from liifusion_jax.upscaler import prior_noise
 
 WINDOW = 8     # the prior injector's attention window
 HALO = 80      # >= 34 + 6 * 7 + 1 + 3: the LR pixels around a tile that its features depend on
@@ -54,22 +53,6 @@ def _place(span, pad, size, total):
 
 def _normalise(x):
   return (x - 0.5) / 0.5
-
-
-def _last_conv_output(intermediates):
-  """The output of the condition encoder's last conv, from `capture_intermediates`."""
-  convs = intermediates["condition_encoder"]
-  last = max((k for k in convs if k.startswith("conv_")), key=lambda k: int(k.split("_")[1]))
-  return convs[last]["__call__"][0]
-
-
-def _encoder_head(params, pooled):
-  """PriorEncoder's layers after its pool: fc_0, fc_1, ... each Dense + LeakyReLU(0.1)."""
-  x = pooled
-  for i in range(len([k for k in params if k.startswith("fc_")])):
-    fc = params[f"fc_{i}"]
-    x = nn.leaky_relu(x @ fc["kernel"] + fc["bias"], 0.1)
-  return x
 
 
 def local_queries(rows, cols, crop_y, crop_x, lr_hw, out_hw):
@@ -102,12 +85,12 @@ class TiledUpscaler:
     model = upscaler.model
 
     def encoder_sum(p, x, inside):
-      _, state = model.apply({"params": p}, x, method="condition", mutable=["intermediates"],
-                             capture_intermediates=lambda m, _: isinstance(m, nn.Conv))
-      act = nn.leaky_relu(_last_conv_output(state["intermediates"]), 0.1)
+      act = model.apply({"params": p}, x, method=lambda m, x: m.condition_encoder.activations(x))
       return jnp.sum(act * inside, axis=(1, 2))
 
     self._encoder_sum = jax.jit(encoder_sum)
+    self._encoder_head = jax.jit(lambda p, pooled: model.apply(
+        {"params": p}, pooled, method=lambda m, pooled: m.condition_encoder.head(pooled)))
     self._sample = jax.jit(lambda p, zc, noise: model.apply(
         {"params": p}, zc, noise, method=lambda m, zc, noise: m.prior_generator(zc, noise)))
     self._encode = jax.jit(lambda p, x, z: model.apply(
@@ -126,9 +109,8 @@ class TiledUpscaler:
         canvas = _normalise(jnp.asarray(lr01[cy0:cy1, cx0:cx1], jnp.float32)[None])
         total = total + np.asarray(self._encoder_sum(self.upscaler.params, canvas, inside), np.float64)
     pooled = jnp.asarray(total / (h * w), jnp.float32)
-    zc = _encoder_head(self.upscaler.params["condition_encoder"], pooled)
-    noise = jax.random.normal(jax.random.PRNGKey(seed), (1, PRIOR_DIM), jnp.float32)
-    return self._sample(self.upscaler.params, zc, noise)
+    zc = self._encoder_head(self.upscaler.params, pooled)
+    return self._sample(self.upscaler.params, zc, prior_noise(seed))
 
   def __call__(self, lr01, out_hw, seed=0):
     if max(lr01.shape[:2]) <= self.tile + 2 * self.halo:  # one canvas holds the whole image

@@ -25,6 +25,11 @@ def build_model(stage, model_config):
   raise ValueError(f"unknown stage {stage!r} (expected stage1 or stage2)")
 
 
+def prior_noise(seed):
+  """z_T (1, 256) of the stage-2 sampler for a seed: the same seed, the same sampled prior."""
+  return jax.random.normal(jax.random.PRNGKey(seed), (1, PRIOR_DIM), jnp.float32)
+
+
 def _normalise(x):
   return (x - 0.5) / 0.5
 
@@ -72,8 +77,7 @@ class Upscaler:
         raise ValueError("a stage-1 model needs the HR image for its prior; use a stage-2 checkpoint "
                          "to upscale images without HR")
       return self._encode(self.params, lr, _normalise(jnp.asarray(hr01, jnp.float32)[None]))
-    noise = jax.random.normal(jax.random.PRNGKey(seed), (1, PRIOR_DIM), jnp.float32)
-    return self._encode(self.params, lr, noise)
+    return self._encode(self.params, lr, prior_noise(seed))
 
   def __call__(self, lr01, out_hw, hr01=None, seed=0):
     height, width = (int(v) for v in out_hw)

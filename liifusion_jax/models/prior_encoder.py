@@ -19,24 +19,34 @@ class PriorEncoder(nn.Module):
   n_convs: int = 7
   n_fcns: int = 2
 
-  @nn.compact
-  def __call__(self, x, mask=None):
+  def setup(self):
     c = self.n_feats
     widths = [c] * (1 + self.n_convs) + [2 * c, 2 * c, 4 * c]
+    self.convs = [Conv(w, (3, 3), padding=1, name=f"conv_{i}") for i, w in enumerate(widths)]
+    self.fcs = [Dense(4 * c, name=f"fc_{i}") for i in range(self.n_fcns)]
+
+  def activations(self, x, mask=None):
+    """The last conv's activation map (B, H, W, 4C), before the pool."""
     n_plain = 1 + self.n_convs  # convs with no activation after them
     if mask is not None:
       mask = mask.astype(x.dtype)
       x = x * mask
-    for i, width in enumerate(widths):
-      x = Conv(width, (3, 3), padding=1, name=f"conv_{i}")(x)
+    for i, conv in enumerate(self.convs):
+      x = conv(x)
       if i >= n_plain:
         x = nn.leaky_relu(x, 0.1)
       if mask is not None:
         x = x * mask
-    if mask is None:
-      x = jnp.mean(x, axis=(1, 2))
-    else:
-      x = jnp.sum(x, axis=(1, 2)) / jnp.sum(mask, axis=(1, 2))
-    for i in range(self.n_fcns):
-      x = nn.leaky_relu(Dense(4 * c, name=f"fc_{i}")(x), 0.1)
     return x
+
+  def head(self, pooled):
+    """The layers after the pool: z (B, 4C) from the pooled activations (B, 4C)."""
+    for fc in self.fcs:
+      pooled = nn.leaky_relu(fc(pooled), 0.1)
+    return pooled
+
+  def __call__(self, x, mask=None):
+    act = self.activations(x, mask)
+    if mask is None:
+      return self.head(jnp.mean(act, axis=(1, 2)))
+    return self.head(jnp.sum(act, axis=(1, 2)) / jnp.sum(mask.astype(x.dtype), axis=(1, 2)))

@@ -51,14 +51,14 @@ def get_config(arg=None):
 
   if arg == "quick":
     c.data.repeat = 1
-    c.data.patch = 32
-    c.data.sample_q = 1024
+    c.data.patch = 24
+    c.data.sample_q = 576
     c.data.num_workers = 0
     c.batch_size = 4
-    c.epochs = 30
+    c.epochs = 20
     c.steps_per_epoch = 10
     c.optim.lr = 2e-4
-    c.optim.milestones = (20,)
+    c.optim.milestones = (15,)
     c.val_every_epochs = 10
     c.save_every_epochs = 10
     c.log_every_steps = 10

@@ -22,11 +22,11 @@ def get_config(arg=None):
   c.optim.d_lr = 3e-5
   c.optim.milestones = ()
   if arg == "quick":
-    c.epochs = 10
+    c.epochs = 6
     c.optim.lr = 1e-4
     c.optim.d_lr = 1e-4
-    c.val_every_epochs = 5
-    c.save_every_epochs = 5
+    c.val_every_epochs = 3
+    c.save_every_epochs = 3
   else:
     c.epochs = 700
   return c

@@ -3,6 +3,8 @@
 Every chunk has the same shape (the last one is padded), so the decoder compiles once per
 (feature shape, chunk size) however large the output is.
 """
+import collections
+
 import numpy as np
 
 from liifusion_jax.coords import make_cell, make_coord
@@ -21,8 +23,14 @@ def decode_in_chunks(decode, feat, coord, cell, chunk):
   if pad:
     coord = np.concatenate([coord, np.repeat(coord[:, -1:], pad, axis=1)], axis=1)
     cell = np.concatenate([cell, np.repeat(cell[:, -1:], pad, axis=1)], axis=1)
-  outputs = [np.asarray(decode(feat, coord[:, i:i + chunk], cell[:, i:i + chunk]))
-             for i in range(0, total + pad, chunk)]
+  # The next chunk is dispatched before the previous one is read back, so the device does not wait
+  # on the host between chunks; no more than two are in flight, so memory stays that of two chunks.
+  outputs, in_flight = [], collections.deque()
+  for i in range(0, total + pad, chunk):
+    in_flight.append(decode(feat, coord[:, i:i + chunk], cell[:, i:i + chunk]))
+    if len(in_flight) > 1:
+      outputs.append(np.asarray(in_flight.popleft()))
+  outputs.extend(np.asarray(o) for o in in_flight)
   return np.concatenate(outputs, axis=1)[:, :total]
 
 

@@ -1,0 +1,71 @@
+"""Where a stage-1 step's time goes: each network piece alone, forward and forward + backward.
+
+  python benchmarks/pieces.py --batch 4 --patch 48 --scale 2.5
+
+Pieces: `features` (EDSR encoder on the LR patch), `prior` (prior encoder on the masked HR canvas),
+`inject` (window cross-attention injector), `decode` (conditional LIIF at the sampled queries), and
+`whole` (the full stage-1 loss). Each is jitted on its own with the batch of train_step.py; `grad`
+times value_and_grad of the sum of the piece's output w.r.t. all params (what a training step pays).
+Prints one JSON line with the median wall and process-CPU seconds of each.
+"""
+import argparse
+
+import jax
+import jax.numpy as jnp
+
+from bench_common import block, emit, time_calls
+from liifusion_jax.config import load_config
+from liifusion_jax.train import stage1 as stage1_task
+from liifusion_jax.train.stage1 import normalise
+from train_step import benchmark_batch
+
+
+def pieces(model, params, batch):
+  """name -> (fn(params, inputs) -> array, inputs), each input computed once beforehand."""
+  lr, prior_in = normalise(batch["inp"]), normalise(batch["prior_in"])
+
+  def apply(method):
+    return lambda p, *x: model.apply({"params": p}, *x, method=method)
+
+  feat = jax.jit(apply(lambda m, x: m.features(x)))(params, lr)
+  z = jax.jit(apply(lambda m, x, mask: m.prior(x, mask)))(params, prior_in, batch["prior_mask"])
+  injected = jax.jit(apply(lambda m, f, z: m.inject(f, z)))(params, feat, z)
+  return {
+      "features": (apply(lambda m, x: m.features(x)), (lr,)),
+      "prior": (apply(lambda m, x, mask: m.prior(x, mask)), (prior_in, batch["prior_mask"])),
+      "inject": (apply(lambda m, f, z: m.inject(f, z)), (feat, z)),
+      "decode": (apply(lambda m, f, c, s: m.decode(f, c, s)), (injected, batch["coord"], batch["cell"])),
+      "whole": (apply(stage1_task._forward), (batch,)),
+  }
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--batch", type=int, default=4)
+  parser.add_argument("--patch", type=int, default=48)
+  parser.add_argument("--scale", type=float, default=2.5)
+  parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--only", nargs="*", default=None, help="piece names to time (default: all)")
+  args = parser.parse_args()
+
+  config = load_config("configs/stage1.py", lock=False)
+  config.data.patch = args.patch
+  batch = benchmark_batch(config, args.batch, args.scale, seed=0)
+  model = stage1_task.build_model(config)
+  params = stage1_task.init_state(config, jax.random.PRNGKey(0), batch, 1).params
+  results = {}
+  for name, (fn, inputs) in pieces(model, params, batch).items():
+    if args.only and name not in args.only:
+      continue
+    forward = jax.jit(fn)
+    grad = jax.jit(jax.value_and_grad(lambda p, *x: jnp.sum(fn(p, *x))))
+    for kind, f in (("forward", forward), ("grad", grad)):
+      timing = time_calls(lambda: block(f(params, *inputs)), args.repeats)
+      results[f"{name}_{kind}_s"] = timing["median_s"]
+      results[f"{name}_{kind}_cpu_s"] = timing["cpu_median_s"]
+  emit({"benchmark": "pieces", "batch": args.batch, "patch": args.patch, "scale": args.scale,
+        **results})
+
+
+if __name__ == "__main__":
+  main()

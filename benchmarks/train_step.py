@@ -1,0 +1,85 @@
+"""Seconds per jitted training step of stage 1 or 2 on one real batch at a fixed scale.
+
+  python benchmarks/train_step.py --stage 1 --batch 16 --patch 48 --scale 2.5
+
+The batch comes from `make_batch` on the built-in scikit-image photographs with scale_min = scale_max
+= --scale, so every step has the same shapes. The step is `make_train_step` of the stage, jitted with
+the state donated as in train/loop.py. Stage 2 starts from random stage-1 params written to a temporary
+checkpoint (its `init_from`). Prints one JSON line: median seconds per step after the warm-up, compile
+seconds separately, peak memory.
+"""
+import argparse
+import tempfile
+
+import jax
+import numpy as np
+
+from bench_common import block, emit, time_calls
+from liifusion_jax.checkpoints import save_params
+from liifusion_jax.config import load_config
+from liifusion_jax.data import defaults
+from liifusion_jax.data.sampler import crop_size, make_batch
+from liifusion_jax.train import stage1 as stage1_task
+from liifusion_jax.train import stage2 as stage2_task
+
+
+def benchmark_batch(config, batch_size, scale, seed):
+  data = config.data
+  sample_q = data.patch ** 2  # the reference's 2304 at patch 48; always within a crop at scale >= 1
+  batch = make_batch(defaults.train_source(), np.random.default_rng(seed), batch_size=batch_size,
+                     patch=data.patch, scale_min=scale, scale_max=scale, sample_q=sample_q,
+                     sample_patch=data.sample_patch, augment=data.augment, bucket=data.bucket)
+  return jax.device_put(batch)
+
+
+def random_stage1_checkpoint(config, batch, rng, directory):
+  """Writes freshly initialised stage-1 params where stage 2's `init_from` will read them."""
+  stage1_config = load_config("configs/stage1.py", lock=False)
+  stage1_config.model.prior_to = config.model.prior_to
+  params = stage1_task.init_state(stage1_config, rng, batch, 1).params
+  save_params(directory, jax.device_get(params), {"stage": "stage1", "config": {}})
+  return directory
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--stage", type=int, choices=(1, 2), default=1)
+  parser.add_argument("--batch", type=int, default=16)
+  parser.add_argument("--patch", type=int, default=48)
+  parser.add_argument("--scale", type=float, default=2.5)
+  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--warmup", type=int, default=1)
+  parser.add_argument("--bucket", type=int, default=None,
+                      help="HR canvas multiple for the prior encoder (default: the config's)")
+  parser.add_argument("--seed", type=int, default=0)
+  args = parser.parse_args()
+
+  config = load_config(f"configs/stage{args.stage}.py", lock=False)
+  config.batch_size = args.batch
+  config.data.patch = args.patch
+  if args.bucket:
+    config.data.bucket = args.bucket
+  batch = benchmark_batch(config, args.batch, args.scale, args.seed)
+  rng = jax.random.PRNGKey(args.seed)
+  task = stage1_task if args.stage == 1 else stage2_task
+  with tempfile.TemporaryDirectory() as tmp:
+    if args.stage == 2:
+      config.init_from = random_stage1_checkpoint(config, batch, rng, tmp)
+    state = task.init_state(config, rng, batch, steps_per_epoch=1)
+  step, constants = task.make_train_step(config, steps_per_epoch=1)
+  step_fn = jax.jit(step, donate_argnums=0)
+  holder = {"state": state}
+
+  def one_step():
+    holder["state"], metrics = step_fn(holder["state"], batch, rng, *constants)
+    block((holder["state"], metrics))
+
+  timing = time_calls(one_step, args.repeats, args.warmup)
+  emit({"benchmark": "train_step", "stage": args.stage, "batch": args.batch, "patch": args.patch,
+        "scale": args.scale, "hr_crop": crop_size(args.patch, args.scale),
+        "prior_canvas": int(batch["prior_in"].shape[1]), "repeats": args.repeats,
+        **timing, "images_per_s": args.batch / timing["median_s"]})
+
+
+if __name__ == "__main__":
+  main()

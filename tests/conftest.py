@@ -58,3 +58,19 @@ def compilation_cache(tmp_path_factory):
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
   yield
+
+
+@pytest.fixture(scope="module")
+def stage1_ckpt(tmp_path_factory):
+  """A checkpoint of a random stage-1 model (for the command-line tests)."""
+  from random_checkpoints import write_checkpoint
+
+  return write_checkpoint(tmp_path_factory.mktemp("stage1"), "stage1")
+
+
+@pytest.fixture(scope="module")
+def stage2_ckpt(tmp_path_factory):
+  """A checkpoint of a random stage-2 model (for the command-line tests)."""
+  from random_checkpoints import write_checkpoint
+
+  return write_checkpoint(tmp_path_factory.mktemp("stage2"), "stage2")

@@ -6,20 +6,13 @@ from PIL import Image
 
 from liifusion_jax import eval_cli, evaluation
 from liifusion_jax.data.images import load_image
-from random_checkpoints import write_checkpoint
-
-
-def _photo(h, w, seed):
-  """A smooth random colour image (bicubic PSNR of noise would say little)."""
-  rng = np.random.default_rng(seed)
-  small = rng.uniform(0, 255, (h // 4 + 2, w // 4 + 2, 3)).astype(np.uint8)
-  return np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+from cli_helpers import one_line_user_error, smooth_photo
 
 
 def _write_folder(folder, sizes, seed=0):
   folder.mkdir(parents=True, exist_ok=True)
   for i, (h, w) in enumerate(sizes):
-    Image.fromarray(_photo(h, w, seed + i)).save(folder / f"img{i}.png")
+    Image.fromarray(smooth_photo(h, w, seed + i)).save(folder / f"img{i}.png")
   return folder
 
 
@@ -29,34 +22,13 @@ def _run(argv, capsys):
   return code, out, err
 
 
-def _user_error(argv, capsys):
-  with pytest.raises(SystemExit) as exc:
-    eval_cli.main(argv)
-  err = capsys.readouterr().err
-  assert exc.value.code not in (0, None)
-  assert "Traceback" not in err
-  lines = [line for line in err.splitlines() if line.strip()]
-  assert len(lines) == 1, err
-  return lines[0]
-
-
-@pytest.fixture(scope="module")
-def stage1_ckpt(tmp_path_factory):
-  return write_checkpoint(tmp_path_factory.mktemp("stage1"), "stage1")
-
-
-@pytest.fixture(scope="module")
-def stage2_ckpt(tmp_path_factory):
-  return write_checkpoint(tmp_path_factory.mktemp("stage2"), "stage2")
-
-
 @pytest.mark.parametrize("protocol", ["benchmark", "div2k"])
 def test_bicubic_json_matches_direct_score(tmp_path, capsys, protocol):
   folder = _write_folder(tmp_path / "mini", [(40, 52), (45, 38)])
   # Greyscale, RGBA and 16-bit greyscale files are read as RGB.
-  Image.fromarray(_photo(44, 40, 7)[..., 0]).save(folder / "grey.png")
-  Image.fromarray(np.dstack([_photo(40, 44, 8), np.full((40, 44), 128, np.uint8)])).save(folder / "rgba.png")
-  Image.fromarray((_photo(42, 42, 9)[..., 1].astype(np.uint16) * 257)).save(folder / "wide.png")
+  Image.fromarray(smooth_photo(44, 40, 7)[..., 0]).save(folder / "grey.png")
+  Image.fromarray(np.dstack([smooth_photo(40, 44, 8), np.full((40, 44), 128, np.uint8)])).save(folder / "rgba.png")
+  Image.fromarray((smooth_photo(42, 42, 9)[..., 1].astype(np.uint16) * 257)).save(folder / "wide.png")
   out_json = tmp_path / "out" / "results.json"
   scales = [2.0, 3.0, 5.3]
   code, out, _ = _run(["--method", "bicubic", "--data", str(folder), "--scales", "2,3,5.3",
@@ -86,8 +58,8 @@ def test_provided_lr_folder_layout(tmp_path, capsys):
   lr_dir = root / "LR_bicubic" / "X2"
   lr_dir.mkdir(parents=True)
   # Provided LR images deliberately unlike the made ones, in both naming styles.
-  Image.fromarray(_photo(20, 25, 11)).save(lr_dir / "img0x2.png")
-  Image.fromarray(_photo(18, 15, 12)).save(lr_dir / "img1.png")
+  Image.fromarray(smooth_photo(20, 25, 11)).save(lr_dir / "img0x2.png")
+  Image.fromarray(smooth_photo(18, 15, 12)).save(lr_dir / "img1.png")
   out_json = tmp_path / "r.json"
   code, _, _ = _run(["--method", "bicubic", "--data", str(root), "--scales", "2,3",
                      "--json", str(out_json)], capsys)
@@ -155,17 +127,17 @@ def test_stage2_checkpoint_reports_lpips(tmp_path, capsys, stage2_ckpt):
     (["--scales", "2"], "--checkpoint is required"),
 ])
 def test_bad_arguments(argv, words, capsys):
-  assert words in _user_error(argv, capsys)
+  assert words in one_line_user_error(eval_cli.main, argv, capsys)
 
 
 def test_bad_files(tmp_path, capsys):
   text = tmp_path / "notes.txt"
   text.write_text("not an image")
-  assert "cannot read image" in _user_error(["--method", "bicubic", "--data", str(text)], capsys)
+  assert "cannot read image" in one_line_user_error(eval_cli.main, ["--method", "bicubic", "--data", str(text)], capsys)
   folder = _write_folder(tmp_path / "set", [(40, 40)])
   (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-  assert "broken.png" in _user_error(["--method", "bicubic", "--data", str(folder)], capsys)
+  assert "broken.png" in one_line_user_error(eval_cli.main, ["--method", "bicubic", "--data", str(folder)], capsys)
   empty = tmp_path / "empty"
   empty.mkdir()
-  assert "no images" in _user_error(["--method", "bicubic", "--data", str(empty)], capsys)
-  assert "no checkpoint" in _user_error(["--checkpoint", str(empty), "--data", str(folder)], capsys)
+  assert "no images" in one_line_user_error(eval_cli.main, ["--method", "bicubic", "--data", str(empty)], capsys)
+  assert "no checkpoint" in one_line_user_error(eval_cli.main, ["--checkpoint", str(empty), "--data", str(folder)], capsys)

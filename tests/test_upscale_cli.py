@@ -3,39 +3,12 @@ import pytest
 from PIL import Image
 
 from liifusion_jax import upscale_cli
-from random_checkpoints import write_checkpoint
-
-
-def _photo(h, w, seed=0):
-  rng = np.random.default_rng(seed)
-  small = rng.uniform(0, 255, (h // 4 + 2, w // 4 + 2, 3)).astype(np.uint8)
-  return np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC))
-
-
-def _user_error(argv, capsys):
-  with pytest.raises(SystemExit) as exc:
-    upscale_cli.main(argv)
-  err = capsys.readouterr().err
-  assert exc.value.code not in (0, None)
-  assert "Traceback" not in err
-  lines = [line for line in err.splitlines() if line.strip()]
-  assert len(lines) == 1, err
-  return lines[0]
-
-
-@pytest.fixture(scope="module")
-def stage2_ckpt(tmp_path_factory):
-  return write_checkpoint(tmp_path_factory.mktemp("stage2"), "stage2")
-
-
-@pytest.fixture(scope="module")
-def stage1_ckpt(tmp_path_factory):
-  return write_checkpoint(tmp_path_factory.mktemp("stage1"), "stage1")
+from cli_helpers import one_line_user_error, smooth_photo
 
 
 def test_scale_keeps_the_input_format(tmp_path, stage2_ckpt):
   src = tmp_path / "in.jpg"
-  Image.fromarray(_photo(20, 24)).save(src)
+  Image.fromarray(smooth_photo(20, 24)).save(src)
   assert upscale_cli.main([str(src), "-o", str(tmp_path / "out") + "/", "--checkpoint", stage2_ckpt,
                            "--scale", "2.5"]) == 0
   with Image.open(tmp_path / "out" / "in.jpg") as im:
@@ -44,7 +17,7 @@ def test_scale_keeps_the_input_format(tmp_path, stage2_ckpt):
 
 def test_size_and_seed(tmp_path, stage2_ckpt):
   src = tmp_path / "in.png"
-  Image.fromarray(_photo(20, 24)).save(src)
+  Image.fromarray(smooth_photo(20, 24)).save(src)
   outputs = []
   for seed in (0, 5):
     out = tmp_path / f"seed{seed}.png"
@@ -59,10 +32,10 @@ def test_size_and_seed(tmp_path, stage2_ckpt):
 def test_folder_in_folder_out(tmp_path, stage2_ckpt, capsys):
   src = tmp_path / "in"
   src.mkdir()
-  Image.fromarray(_photo(20, 24, 1)).save(src / "a.bmp")
-  Image.fromarray(_photo(20, 24, 2)[..., 0]).save(src / "b.png")  # greyscale
-  Image.fromarray(np.dstack([_photo(20, 24, 3), np.full((20, 24), 200, np.uint8)])).save(src / "c.png")
-  Image.fromarray(_photo(20, 24, 4)[..., 2].astype(np.uint16) * 257).save(src / "e.png")  # 16-bit
+  Image.fromarray(smooth_photo(20, 24, 1)).save(src / "a.bmp")
+  Image.fromarray(smooth_photo(20, 24, 2)[..., 0]).save(src / "b.png")  # greyscale
+  Image.fromarray(np.dstack([smooth_photo(20, 24, 3), np.full((20, 24), 200, np.uint8)])).save(src / "c.png")
+  Image.fromarray(smooth_photo(20, 24, 4)[..., 2].astype(np.uint16) * 257).save(src / "e.png")  # 16-bit
   (src / "d.png").write_bytes(b"not a png at all")
   with pytest.raises(SystemExit) as exc:  # a bad file fails the run, after the others are done
     upscale_cli.main([str(src), "-o", str(tmp_path / "out"), "--checkpoint", stage2_ckpt, "--scale", "2"])
@@ -78,8 +51,8 @@ def test_folder_in_folder_out(tmp_path, stage2_ckpt, capsys):
 
 def test_stage1_checkpoint_refused(tmp_path, stage1_ckpt, capsys):
   src = tmp_path / "in.png"
-  Image.fromarray(_photo(20, 24)).save(src)
-  message = _user_error([str(src), "-o", str(tmp_path / "o.png"), "--checkpoint", stage1_ckpt,
+  Image.fromarray(smooth_photo(20, 24)).save(src)
+  message = one_line_user_error(upscale_cli.main, [str(src), "-o", str(tmp_path / "o.png"), "--checkpoint", stage1_ckpt,
                          "--scale", "2"], capsys)
   assert "stage1" in message and "HR image" in message and "stage-2" in message
 
@@ -99,7 +72,7 @@ def test_stage1_checkpoint_refused(tmp_path, stage1_ckpt, capsys):
 ])
 def test_bad_input(case, words, tmp_path, capsys):
   good = tmp_path / "in.png"
-  Image.fromarray(_photo(20, 24)).save(good)
+  Image.fromarray(smooth_photo(20, 24)).save(good)
   empty = tmp_path / "empty"
   empty.mkdir()
   text = tmp_path / "notes.txt"
@@ -120,5 +93,5 @@ def test_bad_input(case, words, tmp_path, capsys):
       "folder_onto_itself": [str(tmp_path), "-o", str(tmp_path), "--scale", "2"],
       "bad_tile": [str(good), "-o", out, "--scale", "2", "--tile", "12"],
   }[case]
-  assert words in _user_error(argv + ["--checkpoint", str(empty)], capsys)
+  assert words in one_line_user_error(upscale_cli.main, argv + ["--checkpoint", str(empty)], capsys)
   assert not (tmp_path / "out.png").exists()

@@ -1,0 +1,23 @@
+"""Shared pieces of the command-line tests: test images and the one-line user-error check."""
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def smooth_photo(h, w, seed=0):
+  """A smooth random colour image (bicubic PSNR of noise would say little)."""
+  rng = np.random.default_rng(seed)
+  small = rng.uniform(0, 255, (h // 4 + 2, w // 4 + 2, 3)).astype(np.uint8)
+  return np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+
+
+def one_line_user_error(main, argv, capsys):
+  """Runs `main(argv)`, expecting a nonzero exit with one stderr line and no traceback; returns it."""
+  with pytest.raises(SystemExit) as exc:
+    main(argv)
+  err = capsys.readouterr().err
+  assert exc.value.code not in (0, None)
+  assert "Traceback" not in err
+  lines = [line for line in err.splitlines() if line.strip()]
+  assert len(lines) == 1, err
+  return lines[0]

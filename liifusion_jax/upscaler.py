@@ -55,12 +55,15 @@ class Upscaler:
     else:
       self._encode = jax.jit(lambda p, lr, noise: model.apply({"params": p}, lr, noise,
                                                               method=model.encode))
-    decode = lambda p, feat, coord, cell: model.apply({"params": p}, feat, coord, cell,
-                                                      method=model.decode)
+    # The decoder's first layer on the features runs once per image, not once per chunk of queries.
+    self._project = jax.jit(lambda p, feat: model.apply({"params": p}, feat,
+                                                        method=lambda m, f: m.decoder.project(f)))
+    query = lambda p, grid, coord, cell: model.apply(
+        {"params": p}, grid, coord, cell, method=lambda m, g, c, s: m.decoder.query(g, c, s))
     # Queries are independent given the features: each device decodes its slice of the chunk.
     queries = P(None, sharding.AXIS)
-    self._decode = jax.jit(jax.shard_map(decode, mesh=self.mesh, in_specs=(P(), P(), queries, queries),
-                                         out_specs=queries))
+    self._query = jax.jit(jax.shard_map(query, mesh=self.mesh, in_specs=(P(), P(), queries, queries),
+                                        out_specs=queries))
 
   @property
   def params(self):
@@ -90,5 +93,5 @@ class Upscaler:
     `self.chunk`, rounded up to whole per-device slices) per call, split across the local devices."""
     devices = self.mesh.size
     chunk = -(-min(chunk or self.chunk, coord.shape[1]) // devices) * devices
-    decode = lambda f, c, s: self._decode(self.params, f, c, s)
-    return inference.decode_in_chunks(decode, feat, coord, cell, chunk)
+    query = lambda g, c, s: self._query(self.params, g, c, s)
+    return inference.decode_in_chunks(query, self._project(self.params, feat), coord, cell, chunk)

@@ -24,7 +24,9 @@ def get_config(arg=None):
   c.data.sample_q = 2304
   c.data.sample_patch = False
   c.data.augment = True
-  c.data.bucket = 32             # HR crops padded to multiples of this: one compile per bucket
+  # HR crops are padded to multiples of this for the prior encoder: one compile per bucket (19 for
+  # 48 x [1, 4]), each padded pixel paid in every step: 8 costs 6% extra pixels on average, 32 costs 24%.
+  c.data.bucket = 8
   c.data.num_workers = 2
 
   c.model = ml_collections.ConfigDict()
@@ -54,6 +56,7 @@ def get_config(arg=None):
     c.data.patch = 24
     c.data.sample_q = 576
     c.data.num_workers = 0
+    c.data.bucket = 32           # 3 compiles instead of 10: compilation dominates a run this short
     c.batch_size = 4
     c.epochs = 20
     c.steps_per_epoch = 10

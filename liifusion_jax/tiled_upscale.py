@@ -3,8 +3,7 @@
 `Upscaler` encodes the whole LR image at once: about 7.5 KB of host memory per LR pixel on CPU, so
 ~16 GB for a 1920x1080 input. Here the result is the same (to float rounding) in fixed memory:
 - the prior: the condition encoder ends in a global average pool, so z_c (and the prior z0_hat sampled
-  from it) is built from per-tile sums of its last activation, each tile's conv stack run on the tile
-  plus ENC_HALO pixels (more than its eleven 3x3 convs see);
+  from it) is built from per-tile sums of its last activation (`tiled_pool`);
 - the features: EDSR-baseline + prior injection run on a canvas around each tile reaching HALO pixels
   past it. HALO covers the receptive field (34 EDSR convs, six blocks of 8x8-window attention reaching
   at most 7 pixels each, the injector's conv, the decoder's 3x3 unfold and local ensemble). Canvases
@@ -25,34 +24,12 @@ import numpy as np
 
 from liifusion_jax import inference
 from liifusion_jax.coords import make_coord
-from liifusion_jax.upscaler import prior_noise
+from liifusion_jax.tiled_pool import activation_sum, place, pooled_in_tiles, spans, window_size
+from liifusion_jax.upscaler import normalise, prior_noise
 
 WINDOW = 8     # the prior injector's attention window
 HALO = 80      # >= 34 + 6 * 7 + 1 + 3: the LR pixels around a tile that its features depend on
-ENC_HALO = 16  # >= the condition encoder's 11 convs
 MARGIN = 4     # feature pixels around the decoded LR region: ensemble neighbour (2) + 3x3 unfold (1)
-
-
-def _spans(size, tile):
-  return [(start, min(start + tile, size)) for start in range(0, size, tile)]
-
-
-def _window_size(total, inner, pad, align=1):
-  """The side of one fixed-size window for every `inner`-pixel span plus `pad` pixels each side, with
-  `total - size` a multiple of `align` (so a window pushed against the image's end stays on the grid).
-  One size per image: one compiled program, however many tiles."""
-  size = inner + 2 * pad
-  return total if size >= total else size + (total - size) % align
-
-
-def _place(span, pad, size, total):
-  """[s, s + size): the window starting `pad` before `span`, moved inside [0, total)."""
-  start = min(max(0, span[0] - pad), total - size)
-  return start, start + size
-
-
-def _normalise(x):
-  return (x - 0.5) / 0.5
 
 
 def local_queries(rows, cols, crop_y, crop_x, lr_hw, out_hw):
@@ -83,12 +60,7 @@ class TiledUpscaler:
       raise ValueError(f"tile ({tile}) and halo ({halo}) must be multiples of {WINDOW}, tile >= {WINDOW}")
     self.upscaler, self.tile, self.halo = upscaler, int(tile), int(halo)
     model = upscaler.model
-
-    def encoder_sum(p, x, inside):
-      act = model.apply({"params": p}, x, method=lambda m, x: m.condition_encoder.activations(x))
-      return jnp.sum(act * inside, axis=(1, 2))
-
-    self._encoder_sum = jax.jit(encoder_sum)
+    self._condition_sum = activation_sum(model, "condition_encoder")
     self._encoder_head = jax.jit(lambda p, pooled: model.apply(
         {"params": p}, pooled, method=lambda m, pooled: m.condition_encoder.head(pooled)))
     self._sample = jax.jit(lambda p, zc, noise: model.apply(
@@ -98,17 +70,8 @@ class TiledUpscaler:
 
   def prior(self, lr01, seed=0):
     """z0_hat (1, 4C) of the whole image, as `LIIFusionStage2.sample_prior` with the upscaler's noise."""
-    h, w = lr01.shape[:2]
-    size = [_window_size(n, self.tile, ENC_HALO) for n in (h, w)]
-    total = 0.0
-    for ys in _spans(h, self.tile):
-      for xs in _spans(w, self.tile):
-        (cy0, cy1), (cx0, cx1) = _place(ys, ENC_HALO, size[0], h), _place(xs, ENC_HALO, size[1], w)
-        inside = np.zeros((1, cy1 - cy0, cx1 - cx0, 1), np.float32)
-        inside[:, ys[0] - cy0:ys[1] - cy0, xs[0] - cx0:xs[1] - cx0] = 1.0
-        canvas = _normalise(jnp.asarray(lr01[cy0:cy1, cx0:cx1], jnp.float32)[None])
-        total = total + np.asarray(self._encoder_sum(self.upscaler.params, canvas, inside), np.float64)
-    pooled = jnp.asarray(total / (h * w), jnp.float32)
+    lr = normalise(np.asarray(lr01, np.float32)[None])
+    pooled = pooled_in_tiles(self._condition_sum, self.upscaler.params, lr, self.tile)
     zc = self._encoder_head(self.upscaler.params, pooled)
     return self._sample(self.upscaler.params, zc, prior_noise(seed))
 
@@ -122,22 +85,22 @@ class TiledUpscaler:
     h, w = lr01.shape[:2]
     out_h, out_w = (int(v) for v in out_hw)
     z = self.prior(lr01, seed)
-    canvas_size = [_window_size(n, self.tile, self.halo, WINDOW) for n in (h, w)]
+    canvas_size = [window_size(n, self.tile, self.halo, WINDOW) for n in (h, w)]
     # Sub-tiles of about `chunk` queries that divide the tile, all decoded with one chunk size.
     target = math.sqrt(self.upscaler.chunk * h * w / (out_h * out_w))
     sub = max(d for d in range(1, self.tile + 1) if self.tile % d == 0 and (d <= target or d == 1))
-    crop_size = [_window_size(n, sub, MARGIN) for n in (h, w)]
+    crop_size = [window_size(n, sub, MARGIN) for n in (h, w)]
     chunk = min(self.upscaler.chunk, (math.ceil(sub * out_h / h) + 1) * (math.ceil(sub * out_w / w) + 1))
     out = np.empty((out_h, out_w, 3), np.float32)
-    for ys in _spans(h, self.tile):
-      for xs in _spans(w, self.tile):
-        cy, cx = _place(ys, self.halo, canvas_size[0], h), _place(xs, self.halo, canvas_size[1], w)
-        canvas = _normalise(jnp.asarray(lr01[cy[0]:cy[1], cx[0]:cx[1]], jnp.float32)[None])
+    for ys in spans(h, self.tile):
+      for xs in spans(w, self.tile):
+        cy, cx = place(ys, self.halo, canvas_size[0], h), place(xs, self.halo, canvas_size[1], w)
+        canvas = normalise(jnp.asarray(lr01[cy[0]:cy[1], cx[0]:cx[1]], jnp.float32)[None])
         feat = np.asarray(self._encode(self.upscaler.params, canvas, z))  # host crops: no slice compiles
-        for sy in _spans(ys[1] - ys[0], sub):
-          for sx in _spans(xs[1] - xs[0], sub):
+        for sy in spans(ys[1] - ys[0], sub):
+          for sx in spans(xs[1] - xs[0], sub):
             region = (ys[0] + sy[0], ys[0] + sy[1]), (xs[0] + sx[0], xs[0] + sx[1])
-            crop = [_place(r, MARGIN, size, n) for r, size, n in zip(region, crop_size, (h, w))]
+            crop = [place(r, MARGIN, size, n) for r, size, n in zip(region, crop_size, (h, w))]
             f = feat[:, crop[0][0] - cy[0]:crop[0][1] - cy[0], crop[1][0] - cx[0]:crop[1][1] - cx[0]]
             self._decode_region(region, crop, f, (h, w), out, chunk)
     return out

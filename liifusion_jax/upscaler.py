@@ -5,14 +5,16 @@ prior from noise with a seedable key and needs only the LR image.
 """
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from liifusion_jax import inference
+from liifusion_jax import inference, tiled_pool
 from liifusion_jax.models.stage1 import LIIFusionStage1
 from liifusion_jax.models.stage2 import LIIFusionStage2
 from liifusion_jax.train import sharding
 
 PRIOR_DIM = 256
+PRIOR_TILE = 512  # HR pixels per tile side of the stage-1 prior encoder: ~0.5 GB of activations
 
 
 def build_model(stage, model_config):
@@ -30,7 +32,8 @@ def prior_noise(seed):
   return jax.random.normal(jax.random.PRNGKey(seed), (1, PRIOR_DIM), jnp.float32)
 
 
-def _normalise(x):
+def normalise(x):
+  """[0, 1] images to the networks' [-1, 1]."""
   return (x - 0.5) / 0.5
 
 
@@ -50,8 +53,12 @@ class Upscaler:
     self.model = build_model(stage, model_config)
     model = self.model
     if stage == "stage1":
-      self._encode = jax.jit(lambda p, lr, hr: model.apply({"params": p}, lr, model.prior_input(lr, hr),
-                                                           method=model.encode))
+      # The prior encoder runs on the HR image: tile by tile, its memory stays bounded at any scale.
+      self._prior_input = jax.jit(model.prior_input)
+      self._prior_sum = tiled_pool.activation_sum(model, "prior_encoder")
+      self._encode = jax.jit(lambda p, lr, pooled, scale: model.apply(
+          {"params": p}, lr, pooled, scale,
+          method=lambda m, lr, pooled, scale: m.inject(m.features(lr), m.prior_from_pooled(pooled, scale))))
     else:
       self._encode = jax.jit(lambda p, lr, noise: model.apply({"params": p}, lr, noise,
                                                               method=model.encode))
@@ -74,12 +81,16 @@ class Upscaler:
     self._params = sharding.to_local(params, self.mesh)
 
   def features(self, lr01, hr01=None, seed=0):
-    lr = _normalise(jnp.asarray(lr01, jnp.float32)[None])
+    lr = normalise(jnp.asarray(lr01, jnp.float32)[None])
     if self.stage == "stage1":
       if hr01 is None:
         raise ValueError("a stage-1 model needs the HR image for its prior; use a stage-2 checkpoint "
                          "to upscale images without HR")
-      return self._encode(self.params, lr, _normalise(jnp.asarray(hr01, jnp.float32)[None]))
+      hr = normalise(jnp.asarray(hr01, jnp.float32)[None])
+      prior_in = np.asarray(self._prior_input(lr, hr))
+      pooled = tiled_pool.pooled_in_tiles(self._prior_sum, self.params, prior_in, PRIOR_TILE)
+      scale = jnp.asarray([[hr.shape[1] / lr.shape[1], hr.shape[2] / lr.shape[2]]], jnp.float32)
+      return self._encode(self.params, lr, pooled, scale)
     return self._encode(self.params, lr, prior_noise(seed))
 
   def __call__(self, lr01, out_hw, hr01=None, seed=0):

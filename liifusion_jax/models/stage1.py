@@ -59,7 +59,13 @@ class LIIFusionStage1(nn.Module):
 
   def prior(self, prior_in, mask=None, scale=None):
     """z (B, 4C) from Concat(HR, LR-up) (Eq. 1); `scale` (B, 2) is needed iff scale_aware_prior."""
-    z = self.prior_encoder(prior_in, mask)
+    return self._with_scale(self.prior_encoder(prior_in, mask), scale)
+
+  def prior_from_pooled(self, pooled, scale=None):
+    """z (B, 4C) from the prior encoder's pooled last activation (B, 4C), e.g. pooled tile by tile."""
+    return self._with_scale(self.prior_encoder.head(pooled), scale)
+
+  def _with_scale(self, z, scale):
     if self.scale_aware_prior:
       if scale is None:
         raise ValueError("scale_aware_prior needs the scale factor")

@@ -30,6 +30,7 @@ def measure(config, batch_size, num_workers, count):
   start = time.perf_counter()
   received = sum(1 for _ in batches)
   seconds = time.perf_counter() - start
+  batches.close()
   return {"num_workers": num_workers, "first_batch_s": round(first, 3),
           "batches_per_s": round(received / seconds, 3), "seconds_per_batch": round(seconds / received, 4)}
 

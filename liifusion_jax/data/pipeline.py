@@ -95,6 +95,7 @@ def prefetch_to_device(iterator, size=2, sharding=None):
   sharding: None puts every array on the default device; a jax Sharding makes global arrays from
   this process's shard of the batch (`jax.make_array_from_process_local_data`), so with several
   processes each passes its own `train_batches(shard_index=jax.process_index(), ...)`.
+  Closing this generator closes `iterator` (grain's worker processes and their shared memory).
   """
   iterator = iter(iterator)
   queue = collections.deque()
@@ -104,9 +105,13 @@ def prefetch_to_device(iterator, size=2, sharding=None):
       return jax.tree.map(jax.device_put, batch)
     return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
 
-  for batch in itertools.islice(iterator, size):
-    queue.append(put(batch))
-  while queue:
-    yield queue.popleft()
-    for batch in itertools.islice(iterator, 1):
+  try:
+    for batch in itertools.islice(iterator, size):
       queue.append(put(batch))
+    while queue:
+      yield queue.popleft()
+      for batch in itertools.islice(iterator, 1):
+        queue.append(put(batch))
+  finally:
+    if hasattr(iterator, "close"):
+      iterator.close()

@@ -5,6 +5,7 @@ If the workdir holds a checkpoint, training resumes from it exactly: same step, 
 data order (batch k is a pure function of (seed, k), see data/pipeline.py).
 """
 import collections
+import contextlib
 import json
 import math
 import pathlib
@@ -163,23 +164,24 @@ def train(config, workdir):
   bar = tqdm(total=total_steps, initial=start, desc=f"{config.stage} train", dynamic_ncols=True,
              disable=jax.process_index() != 0)
   window_start, window_loss = time.perf_counter(), []
-  train_data = batches(start, total_steps - start, config.data.num_workers)
-  for step, batch in zip(range(start, total_steps), train_data):
-    state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), *constants)
-    window_loss.append(metrics)
-    bar.update(1)
-    done = step + 1
-    if done % config.log_every_steps == 0 or done == total_steps:
-      means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in metrics}
-      seconds = (time.perf_counter() - window_start) / len(window_loss)
-      log({"step": done, "epoch": done / steps_per_epoch, **means, "sec_per_step": seconds}, bar)
-      window_start, window_loss = time.perf_counter(), []
-    if done % save_every == 0 or done == total_steps:
-      checkpoints.save(done, state, meta)
-    if done % val_every == 0 or done == total_steps:
-      upscaler.params = state.params
-      log({"step": done, **validate(upscaler, val_hr, config.val_scales, seed=config.seed,
-                                    lpips_params=lpips_params)}, bar)
+  # Closed however the loop ends, so grain's workers stop and free their shared memory.
+  with contextlib.closing(batches(start, total_steps - start, config.data.num_workers)) as train_data:
+    for step, batch in zip(range(start, total_steps), train_data):
+      state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), *constants)
+      window_loss.append(metrics)
+      bar.update(1)
+      done = step + 1
+      if done % config.log_every_steps == 0 or done == total_steps:
+        means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in metrics}
+        seconds = (time.perf_counter() - window_start) / len(window_loss)
+        log({"step": done, "epoch": done / steps_per_epoch, **means, "sec_per_step": seconds}, bar)
+        window_start, window_loss = time.perf_counter(), []
+      if done % save_every == 0 or done == total_steps:
+        checkpoints.save(done, state, meta)
+      if done % val_every == 0 or done == total_steps:
+        upscaler.params = state.params
+        log({"step": done, **validate(upscaler, val_hr, config.val_scales, seed=config.seed,
+                                      lpips_params=lpips_params)}, bar)
   bar.close()
   checkpoints.wait()
   checkpoints.close()

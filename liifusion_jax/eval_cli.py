@@ -16,7 +16,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from liifusion_jax import cli_common, eval_data, evaluation
+from liifusion_jax import cli_common, compilation_cache, eval_data, evaluation
 from liifusion_jax.checkpoints import load_params
 from liifusion_jax.cli_common import scale_name
 from liifusion_jax.data.images import save_image
@@ -149,6 +149,7 @@ def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
   with cli_common.user_errors():
     cli_common.quiet_logs()
+    compilation_cache.enable()
     datasets = _open_datasets(args.data)
     upscale, stage = _load_method(args)
     lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None

@@ -10,7 +10,7 @@ import sys
 from PIL import Image
 from tqdm import tqdm
 
-from liifusion_jax import cli_common
+from liifusion_jax import cli_common, compilation_cache
 from liifusion_jax.checkpoints import load_params
 from liifusion_jax.cli_common import UsageError
 from liifusion_jax.data.images import list_images, load_image
@@ -134,6 +134,7 @@ def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
   with cli_common.user_errors():
     cli_common.quiet_logs()
+    compilation_cache.enable()
     jobs, folder = _jobs(args)
     if not folder:
       (src, dst), = jobs

@@ -31,6 +31,8 @@ def main(argv):
     config = apply_overrides(load_config(args.config), overrides)
     from liifusion_jax.train import distributed  # jax starts here, after the cheap checks
     distributed.initialize()  # before anything touches a device: loop's imports build arrays
+    from liifusion_jax import compilation_cache
+    compilation_cache.enable()  # a resumed run loads its compiled steps
     from liifusion_jax.train import loop
     loop.train(config, args.workdir)
   except (ConfigError, CheckpointError, ImageError, FileNotFoundError, NotADirectoryError,

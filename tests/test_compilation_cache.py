@@ -5,18 +5,24 @@ import pytest
 from liifusion_jax import compilation_cache
 
 
+OPTIONS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+           "jax_compilation_cache_max_size")
+
+
 @pytest.fixture
 def no_cache_dir():
-  chosen = jax.config.jax_compilation_cache_dir  # the test session's own cache (conftest)
+  session = {name: jax.config.values[name] for name in OPTIONS}  # the test session's cache (conftest)
   jax.config.update("jax_compilation_cache_dir", None)
   yield
-  jax.config.update("jax_compilation_cache_dir", chosen)
+  for name, value in session.items():
+    jax.config.update(name, value)
 
 
 def test_folder_from_the_environment(no_cache_dir, monkeypatch, tmp_path):
   monkeypatch.setenv(compilation_cache.ENV, str(tmp_path / "xla"))
   assert compilation_cache.enable() == str(tmp_path / "xla")
   assert jax.config.jax_compilation_cache_dir == str(tmp_path / "xla")
+  assert jax.config.jax_compilation_cache_max_size == compilation_cache.MAX_BYTES
 
 
 def test_empty_variable_turns_it_off(no_cache_dir, monkeypatch):

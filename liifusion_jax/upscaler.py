@@ -9,7 +9,7 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import inference, tiled_pool
-from liifusion_jax.models.stage1 import LIIFusionStage1
+from liifusion_jax.models.stage1 import LIIFusionStage1, make_prior_input
 from liifusion_jax.models.stage2 import LIIFusionStage2
 from liifusion_jax.train import sharding
 
@@ -54,7 +54,7 @@ class Upscaler:
     model = self.model
     if stage == "stage1":
       # The prior encoder runs on the HR image: tile by tile, its memory stays bounded at any scale.
-      self._prior_input = jax.jit(model.prior_input)
+      self._prior_input = jax.jit(make_prior_input)
       self._prior_sum = tiled_pool.activation_sum(model, "prior_encoder")
       self._encode = jax.jit(lambda p, lr, pooled, scale: model.apply(
           {"params": p}, lr, pooled, scale,

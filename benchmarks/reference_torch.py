@@ -1,0 +1,111 @@
+"""The reference PyTorch LIIFusion timed on the same shapes as train_step.py and infer.py, side by side.
+
+  python benchmarks/reference_torch.py --reference ../LIIFusion stage1 --batch 4
+  python benchmarks/reference_torch.py --reference ../LIIFusion stage2 --lr-size 128x128 --scale 4
+
+Needs PyTorch and a checkout of the reference repository (novwaul/LIIFusion) at --reference; it imports
+the reference's `models` and `utils` from there, nothing is copied here (its `models/__init__.py`
+imports `mlp`, LIIF's `models/mlp.py`: add that file from LIIF if the checkout lacks it). Random weights and inputs: the
+speed does not depend on them. `stage1` times forward + L1 + backward + Adam on a batch of LR patches
+(48 x 48) and HR crops (patch * scale) with patch^2 queries; `stage2` times the reference test.py's
+`batched_predict` (features once, then queries in chunks) of one LR image. On a machine without CUDA the
+reference's `.cuda()` calls are made no-ops. Prints one JSON line like the other benchmarks.
+"""
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+ENCODER = {"name": "edsr-baseline", "args": {"no_upsampling": True}}
+DECODER = {"name": "mlp", "args": {"out_dim": 3, "hidden_list": [256, 256, 256, 256]}}
+
+
+def timed(fn, repeats, warmup=1):
+  for _ in range(warmup):
+    fn()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return {"median_s": round(statistics.median(times), 4), "min_s": round(min(times), 4),
+          "times_s": [round(t, 4) for t in times]}
+
+
+def stage1_step(models, make_coord, batch, patch, scale, repeats):
+  model = models.make({"name": "liifusion_stage1", "args": {"encoder_spec": ENCODER, "imnet_spec": DECODER}})
+  model.train()
+  optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+  crop = round(patch * scale)
+  lr, hr = torch.rand(batch, 3, patch, patch) * 2 - 1, torch.rand(batch, 3, crop, crop) * 2 - 1
+  queries = torch.stack([torch.randperm(crop * crop)[:patch * patch] for _ in range(batch)])
+  coord = make_coord((crop, crop))[queries]
+  cell = torch.full_like(coord, 2 / crop)
+  gt = torch.rand(batch, patch * patch, 3) * 2 - 1
+
+  def step():
+    loss = torch.nn.functional.l1_loss(model(lr, hr, coord, cell), gt)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+  return timed(step, repeats)
+
+
+def stage2_inference(models, make_coord, lr_hw, scale, chunk, repeats):
+  model = models.make({"name": "liifusion_stage2", "args": {"encoder_spec": ENCODER, "imnet_spec": DECODER}})
+  model.eval()
+  out_hw = tuple(round(n * scale) for n in lr_hw)
+  lr, hr = torch.rand(1, 3, *lr_hw) * 2 - 1, torch.zeros(1, 3, *out_hw)  # stage 2 reads only HR's size
+  coord = make_coord(out_hw)[None]
+  cell = torch.ones_like(coord) * torch.tensor([2 / out_hw[0], 2 / out_hw[1]])
+
+  def upscale():
+    with torch.no_grad():
+      model.gen_feat(lr, hr)
+      preds = [model.query_rgb(coord[:, i:i + chunk], cell[:, i:i + chunk])
+               for i in range(0, coord.shape[1], chunk)]
+      return torch.cat(preds, dim=1)
+
+  return timed(upscale, repeats)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--reference", required=True, help="checkout of the reference repository")
+  parser.add_argument("what", choices=("stage1", "stage2"))
+  parser.add_argument("--batch", type=int, default=4)
+  parser.add_argument("--patch", type=int, default=48)
+  parser.add_argument("--lr-size", default="128x128")
+  parser.add_argument("--scale", type=float, default=None, help="default 2.5 (stage1) or 4 (stage2)")
+  parser.add_argument("--chunk", type=int, default=30000)
+  parser.add_argument("--repeats", type=int, default=3)
+  args = parser.parse_args()
+
+  sys.path.insert(0, args.reference)
+  if not torch.cuda.is_available():
+    torch.Tensor.cuda = lambda self, *unused, **unused_kw: self
+  import models  # the reference's
+  from utils import make_coord
+
+  torch.manual_seed(0)
+  if args.what == "stage1":
+    scale = args.scale or 2.5
+    result = stage1_step(models, make_coord, args.batch, args.patch, scale, args.repeats)
+    result.update(batch=args.batch, patch=args.patch, scale=scale)
+  else:
+    scale = args.scale or 4.0
+    lr_hw = tuple(int(v) for v in args.lr_size.split("x"))
+    result = stage2_inference(models, make_coord, lr_hw, scale, args.chunk, args.repeats)
+    result.update(lr_size=list(lr_hw), scale=scale, chunk=args.chunk)
+  print(json.dumps({"benchmark": f"reference_{args.what}", **result, "torch": torch.__version__,
+                    "threads": torch.get_num_threads(),
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
+if __name__ == "__main__":
+  main()

@@ -5,11 +5,12 @@
 
 Needs PyTorch and a checkout of the reference repository (novwaul/LIIFusion) at --reference; it imports
 the reference's `models` and `utils` from there, nothing is copied here (its `models/__init__.py`
-imports `mlp`, LIIF's `models/mlp.py`: add that file from LIIF if the checkout lacks it). Random weights and inputs: the
-speed does not depend on them. `stage1` times forward + L1 + backward + Adam on a batch of LR patches
+imports `mlp`, LIIF's `models/mlp.py`: add that file from LIIF if the checkout lacks it). Random
+weights and inputs: the speed does not depend on them. `stage1` times forward + L1 + backward + Adam on a batch of LR patches
 (48 x 48) and HR crops (patch * scale) with patch^2 queries; `stage2` times the reference test.py's
 `batched_predict` (features once, then queries in chunks) of one LR image. On a machine without CUDA the
-reference's `.cuda()` calls are made no-ops. Prints one JSON line like the other benchmarks.
+reference's `.cuda()` calls are made no-ops. Prints one JSON line like the other benchmarks; it runs
+where PyTorch is and JAX may not be, so it keeps its own small timer instead of bench_common's.
 """
 import argparse
 import json

@@ -1,16 +1,19 @@
 """The reference PyTorch LIIFusion timed on the same shapes as train_step.py and infer.py, side by side.
 
   python benchmarks/reference_torch.py --reference ../LIIFusion stage1 --batch 4
+  python benchmarks/reference_torch.py --reference ../LIIFusion pieces --batch 4
   python benchmarks/reference_torch.py --reference ../LIIFusion stage2 --lr-size 128x128 --scale 4
 
-Needs PyTorch and a checkout of the reference repository (novwaul/LIIFusion) at --reference; it imports
-the reference's `models` and `utils` from there, nothing is copied here (its `models/__init__.py`
-imports `mlp`, LIIF's `models/mlp.py`: add that file from LIIF if the checkout lacks it). Random
-weights and inputs: the speed does not depend on them. `stage1` times forward + L1 + backward + Adam on a batch of LR patches
-(48 x 48) and HR crops (patch * scale) with patch^2 queries; `stage2` times the reference test.py's
-`batched_predict` (features once, then queries in chunks) of one LR image. On a machine without CUDA the
-reference's `.cuda()` calls are made no-ops. Prints one JSON line like the other benchmarks; it runs
-where PyTorch is and JAX may not be, so it keeps its own small timer instead of bench_common's.
+Needs PyTorch and a checkout of the reference repository (novwaul/LIIFusion) at --reference; it
+imports the reference's `models` and `utils` from there, nothing is copied here (its
+`models/__init__.py` imports `mlp`, LIIF's `models/mlp.py`: add that file from LIIF if the checkout
+lacks it). Random weights and inputs: the speed does not depend on them. `stage1` times forward + L1
++ backward + Adam on a batch of LR patches (48 x 48) and HR crops (patch * scale) with patch^2
+queries; `pieces` times the same step split as pieces.py splits ours (forward, and forward +
+backward, of each network); `stage2` times the reference test.py's `batched_predict` (features once,
+then queries in chunks) of one LR image. On a machine without CUDA the reference's `.cuda()` calls
+are made no-ops. Prints one JSON line like the other benchmarks; it runs where PyTorch is and JAX
+may not be, so it keeps its own small timer instead of bench_common's.
 """
 import argparse
 import json
@@ -37,16 +40,22 @@ def timed(fn, repeats, warmup=1):
           "times_s": [round(t, 4) for t in times]}
 
 
-def stage1_step(models, make_coord, batch, patch, scale, repeats):
+def stage1_model_and_batch(models, make_coord, batch, patch, scale):
+  """The reference stage-1 model in train mode, and a batch: LR, HR crops, queries, cells, GT."""
   model = models.make({"name": "liifusion_stage1", "args": {"encoder_spec": ENCODER, "imnet_spec": DECODER}})
   model.train()
-  optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
   crop = round(patch * scale)
   lr, hr = torch.rand(batch, 3, patch, patch) * 2 - 1, torch.rand(batch, 3, crop, crop) * 2 - 1
   queries = torch.stack([torch.randperm(crop * crop)[:patch * patch] for _ in range(batch)])
   coord = make_coord((crop, crop))[queries]
   cell = torch.full_like(coord, 2 / crop)
   gt = torch.rand(batch, patch * patch, 3) * 2 - 1
+  return model, (lr, hr, coord, cell, gt)
+
+
+def stage1_step(models, make_coord, batch, patch, scale, repeats):
+  model, (lr, hr, coord, cell, gt) = stage1_model_and_batch(models, make_coord, batch, patch, scale)
+  optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
   def step():
     loss = torch.nn.functional.l1_loss(model(lr, hr, coord, cell), gt)
@@ -55,6 +64,43 @@ def stage1_step(models, make_coord, batch, patch, scale, repeats):
     optimizer.step()
 
   return timed(step, repeats)
+
+
+def stage1_pieces(models, make_coord, batch, patch, scale, repeats):
+  """pieces.py's split of a stage-1 step, on the reference: each piece's forward, and its forward +
+  backward of the output's sum to the params (inputs computed once beforehand, no grad to them)."""
+  model, (lr, hr, coord, cell, _) = stage1_model_and_batch(models, make_coord, batch, patch, scale)
+  with torch.no_grad():
+    feat = model.encoder(lr)
+    upsampled = torch.nn.functional.interpolate(lr, size=hr.shape[-2:], mode="bicubic")
+    prior_in = torch.cat((hr, upsampled), 1)
+    prior = model.prior_encoder(prior_in)
+    injected = model.prior_injector(feat, prior)
+
+  def decode():
+    model.feat = injected
+    return model.query_rgb(coord, cell)
+
+  pieces = {
+      "features": lambda: model.encoder(lr),
+      "prior": lambda: model.prior_encoder(prior_in),
+      "inject": lambda: model.prior_injector(feat, prior),
+      "decode": decode,
+      "whole": lambda: model(lr, hr, coord, cell),
+  }
+  results = {}
+  for name, piece in pieces.items():
+    def forward():
+      with torch.no_grad():
+        piece()
+
+    def grad():
+      model.zero_grad()
+      piece().sum().backward()
+
+    results[f"{name}_forward_s"] = timed(forward, repeats)["median_s"]
+    results[f"{name}_grad_s"] = timed(grad, repeats)["median_s"]
+  return results
 
 
 def stage2_inference(models, make_coord, lr_hw, scale, chunk, repeats):
@@ -78,7 +124,7 @@ def stage2_inference(models, make_coord, lr_hw, scale, chunk, repeats):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--reference", required=True, help="checkout of the reference repository")
-  parser.add_argument("what", choices=("stage1", "stage2"))
+  parser.add_argument("what", choices=("stage1", "pieces", "stage2"))
   parser.add_argument("--batch", type=int, default=4)
   parser.add_argument("--patch", type=int, default=48)
   parser.add_argument("--lr-size", default="128x128")
@@ -94,9 +140,10 @@ def main():
   from utils import make_coord
 
   torch.manual_seed(0)
-  if args.what == "stage1":
+  if args.what in ("stage1", "pieces"):
     scale = args.scale or 2.5
-    result = stage1_step(models, make_coord, args.batch, args.patch, scale, args.repeats)
+    run = stage1_step if args.what == "stage1" else stage1_pieces
+    result = run(models, make_coord, args.batch, args.patch, scale, args.repeats)
     result.update(batch=args.batch, patch=args.patch, scale=scale)
   else:
     scale = args.scale or 4.0

@@ -31,13 +31,15 @@ DECODER = {"name": "mlp", "args": {"out_dim": 3, "hidden_list": [256, 256, 256, 
 def timed(fn, repeats, warmup=1):
   for _ in range(warmup):
     fn()
-  times = []
+  times, cpu_times = [], []
   for _ in range(repeats):
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     fn()
     times.append(time.perf_counter() - start)
+    cpu_times.append(time.process_time() - cpu_start)
   return {"median_s": round(statistics.median(times), 4), "min_s": round(min(times), 4),
-          "times_s": [round(t, 4) for t in times]}
+          "times_s": [round(t, 4) for t in times],
+          "cpu_median_s": round(statistics.median(cpu_times), 4)}
 
 
 def stage1_model_and_batch(models, make_coord, batch, patch, scale):
@@ -98,8 +100,10 @@ def stage1_pieces(models, make_coord, batch, patch, scale, repeats):
       model.zero_grad()
       piece().sum().backward()
 
-    results[f"{name}_forward_s"] = timed(forward, repeats)["median_s"]
-    results[f"{name}_grad_s"] = timed(grad, repeats)["median_s"]
+    for kind, fn in (("forward", forward), ("grad", grad)):
+      timing = timed(fn, repeats)
+      results[f"{name}_{kind}_s"] = timing["median_s"]
+      results[f"{name}_{kind}_cpu_s"] = timing["cpu_median_s"]
   return results
 
 

@@ -10,6 +10,8 @@ import time
 
 import jax
 
+import repeat_timing
+
 # Tracing, lowering and XLA compilation, as jax reports them; a jit's first call includes these.
 _COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
                    "/jax/core/compile/jaxpr_to_mlir_module_duration",
@@ -41,12 +43,7 @@ def time_calls(fn, repeats, warmup=1):
     fn()
   warmup_s = time.perf_counter() - start
   compile_s = compile_seconds() - compiled_before
-  times, cpu = [], []
-  for _ in range(repeats):
-    start, start_cpu = time.perf_counter(), time.process_time()
-    fn()
-    times.append(time.perf_counter() - start)
-    cpu.append(time.process_time() - start_cpu)
+  times, cpu = repeat_timing.repeat(fn, repeats)
   recompiled = compile_seconds() - compiled_before - compile_s
   return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
           "times_s": [round(t, 4) for t in times], "cpu_median_s": statistics.median(cpu),

@@ -13,16 +13,17 @@ queries; `pieces` times the same step split as pieces.py splits ours (forward, a
 backward, of each network); `stage2` times the reference test.py's `batched_predict` (features once,
 then queries in chunks) of one LR image. On a machine without CUDA the reference's `.cuda()` calls
 are made no-ops. Prints one JSON line like the other benchmarks; it runs where PyTorch is and JAX
-may not be, so it keeps its own small timer instead of bench_common's.
+may not be, so it takes its timed loop from the JAX-free `repeat_timing`, not from bench_common.
 """
 import argparse
 import json
 import resource
 import statistics
 import sys
-import time
 
 import torch
+
+import repeat_timing
 
 ENCODER = {"name": "edsr-baseline", "args": {"no_upsampling": True}}
 DECODER = {"name": "mlp", "args": {"out_dim": 3, "hidden_list": [256, 256, 256, 256]}}
@@ -31,12 +32,7 @@ DECODER = {"name": "mlp", "args": {"out_dim": 3, "hidden_list": [256, 256, 256, 
 def timed(fn, repeats, warmup=1):
   for _ in range(warmup):
     fn()
-  times, cpu_times = [], []
-  for _ in range(repeats):
-    start, cpu_start = time.perf_counter(), time.process_time()
-    fn()
-    times.append(time.perf_counter() - start)
-    cpu_times.append(time.process_time() - cpu_start)
+  times, cpu_times = repeat_timing.repeat(fn, repeats)
   return {"median_s": round(statistics.median(times), 4), "min_s": round(min(times), 4),
           "times_s": [round(t, 4) for t in times],
           "cpu_median_s": round(statistics.median(cpu_times), 4)}

@@ -13,6 +13,7 @@ def get_config(arg=None):
 
   c.data = ml_collections.ConfigDict()
   c.data.train_dir = ""          # empty: scikit-image's bundled colour photographs
+  c.data.builtin_photos = False  # True: those photographs as well as train_dir's images
   c.data.val_dir = ""            # empty: a held-out scikit-image photograph
   c.data.repeat = 20             # DIV2K's 800 images x 20 = one epoch, as the reference
   c.data.first_k = 0             # 0: every image

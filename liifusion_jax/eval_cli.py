@@ -17,13 +17,12 @@ import numpy as np
 from tqdm import tqdm
 
 from liifusion_jax import cli_common, compilation_cache, eval_data, evaluation
-from liifusion_jax.checkpoints import load_params
 from liifusion_jax.cli_common import scale_name
 from liifusion_jax.data.images import save_image
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
-from liifusion_jax.upscaler import Upscaler
+from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
 
-DEFAULT_CHUNK = 30000  # the reference's eval_bsize
+DEFAULT_CHECKPOINT = "pretrained:stage2"
 
 _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped", 8), ("PSNR", 8),
             ("LPIPS", 7), ("s/image", 8), ("host MiB", 9), ("device MiB", 10))
@@ -32,7 +31,9 @@ _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped",
 def parse_args(argv):
   parser = cli_common.ArgumentParser(
       prog="eval.py", description="Evaluate a LIIFusion checkpoint (or bicubic) at arbitrary scales.")
-  parser.add_argument("--checkpoint", help="a run folder, its checkpoints/ folder or one step folder")
+  parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+                      help="a run folder, its checkpoints/ folder, one step folder, an inference file "
+                           f"(.npz) or a bundled model: pretrained:stage1, pretrained:stage2 (default)")
   parser.add_argument("--scales", type=cli_common.parse_scales, default=[2.0, 3.0, 4.0],
                       help="comma-separated scale factors >= 1, e.g. 2,3,4,12,30 or 5.3,10.7 (default 2,3,4)")
   parser.add_argument("--data", nargs="+", action="extend", metavar="PATH",
@@ -54,8 +55,6 @@ def parse_args(argv):
   args = parser.parse_args(argv)
   if args.chunk is not None and args.chunk < 1:
     parser.error(f"--chunk must be >= 1, got {args.chunk}")
-  if args.method == "model" and not args.checkpoint:
-    parser.error("--checkpoint is required (or use --method bicubic)")
   return args
 
 
@@ -63,11 +62,9 @@ def _load_method(args):
   """(upscale(lr01, hr01, seed) -> sr01, stage or None)."""
   if args.method == "bicubic":
     return (lambda lr, hr, seed: evaluation.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
-  params, meta = load_params(args.checkpoint)
-  config = meta.get("config", {})
-  chunk = args.chunk or config.get("eval_chunk") or DEFAULT_CHUNK
-  upscaler = Upscaler(meta["stage"], params, config.get("model", {}), chunk=chunk)
-  if meta["stage"] == "stage1":
+  upscaler = Upscaler.from_checkpoint(args.checkpoint, args.chunk)
+  print(f"model: {args.checkpoint} ({upscaler.stage})", flush=True)
+  if upscaler.stage == "stage1":
     return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], hr01=hr)), "stage1"
   return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], seed=seed)), "stage2"
 

@@ -11,14 +11,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from liifusion_jax import cli_common, compilation_cache
-from liifusion_jax.checkpoints import load_params
 from liifusion_jax.cli_common import UsageError
 from liifusion_jax.data.images import list_images, load_image
 from liifusion_jax.data.resize import to_uint8
 from liifusion_jax.tiled_upscale import WINDOW, TiledUpscaler
-from liifusion_jax.upscaler import Upscaler
+from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
 
-DEFAULT_CHUNK = 30000
+DEFAULT_CHECKPOINT = "pretrained:stage2"
 DEFAULT_TILE = 384  # canvases of 544 pixels a side: ~2.8 GB peak host memory on CPU, whatever the image size
 _SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
 
@@ -33,12 +32,14 @@ def parse_size(text):
 
 def parse_args(argv):
   parser = cli_common.ArgumentParser(
-      prog="upscale.py", description="Upscale images with a stage-2 LIIFusion checkpoint.")
+      prog="upscale.py", description="Upscale images with a stage-2 LIIFusion model (default: the "
+      "bundled one).")
   parser.add_argument("input", help="an image file, or a folder of images")
   parser.add_argument("-o", "--output", required=True,
                       help="output file (its extension picks the format) or folder")
-  parser.add_argument("--checkpoint", required=True,
-                      help="a stage-2 run folder, its checkpoints/ folder or one step folder")
+  parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+                      help="a stage-2 run folder, its checkpoints/ folder, one step folder, an "
+                           f"inference file (.npz) or a bundled model (default {DEFAULT_CHECKPOINT})")
   target = parser.add_mutually_exclusive_group(required=True)
   target.add_argument("--scale", type=cli_common.parse_scale, help="scale factor >= 1, e.g. 3.7")
   target.add_argument("--size", type=parse_size, metavar="WxH", help="output size, e.g. 1920x1080")
@@ -94,13 +95,10 @@ def load_upscaler(path, chunk=None, tile=DEFAULT_TILE):
 
   A stage-1 checkpoint is refused: its prior needs the HR image.
   """
-  params, meta = load_params(path)
-  if meta.get("stage") != "stage2":
-    raise UsageError(f"{path} is a {meta.get('stage')} checkpoint: its prior is computed from the HR "
+  upscaler = Upscaler.from_checkpoint(path, chunk)
+  if upscaler.stage != "stage2":
+    raise UsageError(f"{path} is a {upscaler.stage} checkpoint: its prior is computed from the HR "
                      f"image, so it cannot upscale images without one; use a stage-2 checkpoint")
-  config = meta.get("config", {})
-  upscaler = Upscaler("stage2", params, config.get("model", {}),
-                      chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK)
   return TiledUpscaler(upscaler, tile) if tile else upscaler
 
 

@@ -9,11 +9,13 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import inference, tiled_pool
+from liifusion_jax.checkpoints import PRETRAINED, load_params
 from liifusion_jax.models.stage1 import LIIFusionStage1, make_prior_input
 from liifusion_jax.models.stage2 import LIIFusionStage2
 from liifusion_jax.train import sharding
 
 PRIOR_DIM = 256
+DEFAULT_CHUNK = 30000  # queries per decoder call: the reference's eval_bsize
 PRIOR_TILE = 512  # HR pixels per tile side of the stage-1 prior encoder: ~0.5 GB of activations
 
 
@@ -45,7 +47,7 @@ class Upscaler:
   multi-process or sharded) params; with params split across processes every process must set them.
   """
 
-  def __init__(self, stage, params, model_config, chunk=30000):
+  def __init__(self, stage, params, model_config, chunk=DEFAULT_CHUNK):
     self.stage = stage
     self.chunk = int(chunk)
     self.mesh = sharding.local_mesh()
@@ -71,6 +73,20 @@ class Upscaler:
     queries = P(None, sharding.AXIS)
     self._query = jax.jit(jax.shard_map(query, mesh=self.mesh, in_specs=(P(), P(), queries, queries),
                                         out_specs=queries))
+
+  @classmethod
+  def from_checkpoint(cls, path, chunk=None):
+    """The upscaler of a run folder, checkpoint, inference file or `pretrained:NAME`; `chunk`
+    defaults to the run's `eval_chunk`."""
+    params, meta = load_params(path)
+    config = meta.get("config", {})
+    return cls(meta["stage"], params, config.get("model", {}),
+               chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK)
+
+  @classmethod
+  def pretrained(cls, name="stage2", chunk=None):
+    """A bundled model: `Upscaler.pretrained()(lr01, (H, W), seed=0)` upscales with no checkpoint."""
+    return cls.from_checkpoint(PRETRAINED + name, chunk)
 
   @property
   def params(self):

@@ -10,6 +10,7 @@ def get_config(arg=None):
   c = ml_collections.ConfigDict()
   c.stage = "stage1"
   c.seed = 0
+  c.init_from = ""               # a stage-1 run, checkpoint or pretrained:stage1 to fine-tune from
 
   c.data = ml_collections.ConfigDict()
   c.data.train_dir = ""          # empty: scikit-image's bundled colour photographs

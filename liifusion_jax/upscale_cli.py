@@ -7,10 +7,11 @@ import os
 import re
 import sys
 
+import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from liifusion_jax import cli_common, compilation_cache
+from liifusion_jax import cli_common, compilation_cache, evaluation
 from liifusion_jax.cli_common import UsageError
 from liifusion_jax.data.images import list_images, load_image
 from liifusion_jax.data.resize import to_uint8
@@ -43,6 +44,8 @@ def parse_args(argv):
   target = parser.add_mutually_exclusive_group(required=True)
   target.add_argument("--scale", type=cli_common.parse_scale, help="scale factor >= 1, e.g. 3.7")
   target.add_argument("--size", type=parse_size, metavar="WxH", help="output size, e.g. 1920x1080")
+  parser.add_argument("--compare", action="store_true",
+                      help="write bicubic's upscaling (left) beside the model's (right) in one image")
   parser.add_argument("--seed", type=int, default=0, help="noise seed of the sampled prior (default 0)")
   parser.add_argument("--chunk", type=int, default=None,
                       help=f"queries per decoder call (default: the checkpoint's eval_chunk, "
@@ -102,6 +105,16 @@ def load_upscaler(path, chunk=None, tile=DEFAULT_TILE):
   return TiledUpscaler(upscaler, tile) if tile else upscaler
 
 
+def make_upscale(args):
+  """`upscale(lr01, (H, W))` of the chosen model, with bicubic's (PIL-style, as an image viewer
+  shows it) on its left under --compare."""
+  upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile)
+  if not args.compare:
+    return lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed)
+  return lambda lr, out_hw: np.concatenate(
+      [evaluation.bicubic_upscale(lr, out_hw, "div2k"), upscaler(lr, out_hw, seed=args.seed)], axis=1)
+
+
 def _read(src, args):
   """The input image and its output size (both checked before any work)."""
   lr = load_image(src)
@@ -137,17 +150,17 @@ def main(argv=None):
     if not folder:
       (src, dst), = jobs
       lr, (h, w) = _read(src, args)  # a bad input fails before the checkpoint is loaded
-      save(dst, load_upscaler(args.checkpoint, args.chunk, args.tile)(lr, (h, w), seed=args.seed))
-      print(f"wrote {dst} ({w}x{h})")
+      save(dst, make_upscale(args)(lr, (h, w)))
+      print(f"wrote {dst} ({w}x{h}{', bicubic | model' if args.compare else ''})")
       return 0
-    upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile)
+    upscale = make_upscale(args)
     budget = cli_common.ShapeBudget()
     failed = []
     for src, dst in tqdm(jobs, desc="upscaling", unit="image", disable=None):
       try:
         lr, out_hw = _read(src, args)
         budget.admit((lr.shape, out_hw))
-        save(dst, upscaler(lr, out_hw, seed=args.seed))
+        save(dst, upscale(lr, out_hw))
       except cli_common.USER_ERRORS as error:  # one bad file does not stop the others
         tqdm.write(f"warning: {' '.join(str(error).split())}", file=sys.stderr)
         failed.append(src)

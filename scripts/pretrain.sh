@@ -8,7 +8,7 @@ set -euo pipefail
 out=${1:?usage: scripts/pretrain.sh OUT_DIR [--config.KEY=VALUE ...]}
 shift
 python=${PYTHON:-python}
-commit=$(git rev-parse HEAD 2>/dev/null || echo "${LIIFUSION_COMMIT:-unknown}")
+commit=${LIIFUSION_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 for stage in stage1 stage2; do
   start=$SECONDS
   status=0

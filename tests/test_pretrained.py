@@ -75,3 +75,29 @@ def test_unknown_or_missing_inference_files(tmp_path):
   (tmp_path / "bad.npz").write_bytes(b"not a zip")
   with pytest.raises(CheckpointError, match="not a readable inference file"):
     load_params(tmp_path / "bad.npz")
+
+
+def test_stage1_fine_tunes_from_the_bundled_model(tmp_path):
+  from liifusion_jax.train import loop
+  from test_train_e2e import tiny_config
+
+  # With a zero learning rate the run's params are the ones it started from.
+  loop.train(tiny_config("stage1", 1, "init_from=pretrained:stage1", "optim.lr=0.0"), tmp_path)
+  trained, _ = load_params(tmp_path)
+  bundled, _ = load_params("pretrained:stage1")
+  _leaves_equal(trained, bundled, rtol=0)
+
+
+def test_upscale_defaults_to_the_bundled_model_and_compares(tmp_path):
+  from PIL import Image
+  from liifusion_jax import upscale_cli
+  from cli_helpers import smooth_photo
+
+  src = tmp_path / "in.png"
+  Image.fromarray(smooth_photo(20, 24)).save(src)
+  assert upscale_cli.main([str(src), "-o", str(tmp_path / "plain.png"), "--scale", "2"]) == 0
+  assert upscale_cli.main([str(src), "-o", str(tmp_path / "both.png"), "--scale", "2", "--compare"]) == 0
+  plain, both = (np.asarray(Image.open(tmp_path / f"{n}.png")) for n in ("plain", "both"))
+  assert plain.shape == (40, 48, 3) and both.shape == (40, 96, 3)
+  np.testing.assert_array_equal(both[:, 48:], plain)
+  assert np.any(both[:, :48] != plain)  # the left half is bicubic's

@@ -15,7 +15,7 @@ from liifusion_jax.checkpoints import load_params
 from liifusion_jax.cli_common import UsageError
 from liifusion_jax.data.images import list_images, load_image
 from liifusion_jax.data.resize import to_uint8
-from liifusion_jax.tiled_upscale import WINDOW, TiledUpscaler
+from liifusion_jax.tiled_upscale import WINDOW
 from liifusion_jax.upscaler import Upscaler
 
 DEFAULT_CHUNK = 30000
@@ -99,9 +99,8 @@ def load_upscaler(path, chunk=None, tile=DEFAULT_TILE):
     raise UsageError(f"{path} is a {meta.get('stage')} checkpoint: its prior is computed from the HR "
                      f"image, so it cannot upscale images without one; use a stage-2 checkpoint")
   config = meta.get("config", {})
-  upscaler = Upscaler("stage2", params, config.get("model", {}),
-                      chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK)
-  return TiledUpscaler(upscaler, tile) if tile else upscaler
+  return Upscaler("stage2", params, config.get("model", {}),
+                  chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK, tile=tile or None)
 
 
 def _read(src, args):
@@ -143,12 +142,10 @@ def main(argv=None):
       print(f"wrote {dst} ({w}x{h})")
       return 0
     upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile)
-    budget = cli_common.ShapeBudget()
     failed = []
     for src, dst in tqdm(jobs, desc="upscaling", unit="image", disable=None):
       try:
         lr, out_hw = _read(src, args)
-        budget.admit((lr.shape, out_hw))
         save(dst, upscaler(lr, out_hw, seed=args.seed))
       except cli_common.USER_ERRORS as error:  # one bad file does not stop the others
         tqdm.write(f"warning: {' '.join(str(error).split())}", file=sys.stderr)

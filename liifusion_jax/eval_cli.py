@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from liifusion_jax import canvas, cli_common, compilation_cache, eval_data, evaluation
+from liifusion_jax import canvas, cli_common, compilation_cache, eval_data, evaluation, paper_tables
 from liifusion_jax.checkpoints import load_params
 from liifusion_jax.cli_common import scale_name
 from liifusion_jax.data.images import save_image
@@ -50,19 +50,29 @@ def parse_args(argv):
   parser.add_argument("--chunk", type=int, default=None,
                       help=f"queries per decoder call (default: the checkpoint's eval_chunk, else "
                            f"{DEFAULT_CHUNK})")
+  parser.add_argument("--table", type=int, choices=sorted(paper_tables.TABLES),
+                      help="run a paper table's protocol, data sets and scales (with --data-root), the "
+                           "checkpoint and bicubic, and print the paper's figures beside ours")
+  parser.add_argument("--data-root", metavar="DIR",
+                      help="with --table: the reference's load/ layout (benchmark/Set5, "
+                           "div2k/DIV2K_valid_HR, celeba_hq, ...)")
   parser.add_argument("--json", metavar="OUT.json", help="write the results here")
   parser.add_argument("--save-images", metavar="DIR", help="write the SR images as DIR/<dataset>/x<s>/*.png")
   args = parser.parse_args(argv)
   if args.chunk is not None and args.chunk < 1:
     parser.error(f"--chunk must be >= 1, got {args.chunk}")
-  if args.method == "model" and not args.checkpoint:
+  if args.table is not None and not args.data_root:
+    parser.error("--table needs --data-root")
+  if args.table is not None and args.data:
+    parser.error("--table takes its data sets from --data-root, not --data")
+  if args.method == "model" and not args.checkpoint and args.table is None:
     parser.error("--checkpoint is required (or use --method bicubic)")
   return args
 
 
-def _load_method(args):
-  """(upscale(lr01, hr01, seed) -> sr01, stage or None)."""
-  if args.method == "bicubic":
+def _load_method(args, method=None):
+  """(upscale(lr01, hr01, seed) -> sr01, stage or None) of `method` (default `args.method`)."""
+  if (method or args.method) == "bicubic":
     return (lambda lr, hr, seed: evaluation.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
   params, meta = load_params(args.checkpoint)
   config = meta.get("config", {})
@@ -151,11 +161,65 @@ def _write_json(path, report):
   os.replace(tmp, path)
 
 
+def run_table(args):
+  """`--table N`: the table's rows for the checkpoint (if given) and bicubic, then both beside the
+  paper's figures."""
+  table = paper_tables.TABLES[args.table]
+  args.scales, args.protocol = list(table.scales), table.protocol
+  datasets = []
+  for name, relative in table.datasets:
+    path = os.path.join(args.data_root, relative)
+    if not os.path.isdir(path):
+      print(f"warning: {path} not found: table {args.table} goes on without {name}", file=sys.stderr)
+      continue
+    datasets.append(eval_data.open_dataset(path, table.first_k))
+    datasets[-1].name = name
+  if not datasets:
+    raise cli_common.UsageError(f"none of table {args.table}'s data sets is under {args.data_root}")
+  methods = [("Bicubic", _load_method(args, "bicubic")[0])]
+  if args.checkpoint:
+    upscale, stage = _load_method(args, "model")
+    if stage != table.stage:
+      raise cli_common.UsageError(f"table {args.table} evaluates {table.stage} models; {args.checkpoint} "
+                                  f"is a {stage} checkpoint")
+    methods.insert(0, ("Ours", upscale))
+  lpips_fn = _lpips_fn() if table.stage == "stage2" or args.lpips else None
+  report = {"table": args.table, "checkpoint": args.checkpoint, "protocol": table.protocol,
+            "seed": args.seed, "results": []}
+  print("  ".join(name.ljust(w) for name, w in (("method", 9),) + _COLUMNS).rstrip(), flush=True)
+  for method, upscale in methods:
+    for dataset in datasets:
+      for scale in table.scales:
+        row = {"method": method, **evaluate(dataset, scale, args, upscale, lpips_fn)}
+        report["results"].append(row)
+        print(method.ljust(9), _format_row(row), flush=True)
+        if args.json:
+          _write_json(args.json, report)
+  print(f"\nTable {args.table}, ours beside the paper's (PSNR dB / LPIPS):")
+  for line in _comparison(args.table, report["results"]):
+    print(line)
+  return 0
+
+
+def _comparison(table, rows):
+  """Lines of `dataset scale  method ours  paper` for every row, the paper's figure or '-'."""
+  fmt = lambda pair: "-" if pair is None or pair[0] is None else (
+      f"{pair[0]:.2f}" + ("" if pair[1] is None else f" / {pair[1]:.4f}"))
+  yield "dataset        scale   method   ours              paper"
+  for row in rows:
+    ours = (row["psnr"], row["lpips"])
+    paper = paper_tables.printed(table, row["method"], row["dataset"], row["scale"])
+    yield (f"{row['dataset']:<14} {scale_name(row['scale']):<7} {row['method']:<8} {fmt(ours):<17} "
+           f"{fmt(paper)}").rstrip()
+
+
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
   with cli_common.user_errors():
     cli_common.quiet_logs()
     compilation_cache.enable()
+    if args.table is not None:
+      return run_table(args)
     datasets = _open_datasets(args.data)
     upscale, stage = _load_method(args)
     lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None

@@ -25,10 +25,11 @@ _LARGE_STEP = 1024  # sides beyond BUCKETS: multiples of this
 
 
 def sides(cap=None):
-  """The canvas sides in use below `cap` (and `cap` itself): one compiled shape each."""
+  """The canvas sides in use up to `cap` (`cap` itself, and the buckets at least 1.25x smaller: a
+  bucket just below the cap would cost a program and save little): one compiled shape each."""
   if cap is None:
     return BUCKETS
-  return tuple(b for b in BUCKETS if b < cap) + (cap,)
+  return tuple(b for b in BUCKETS if 1.25 * b < cap) + (cap,)
 
 
 def side(n, cap=None):

@@ -83,22 +83,3 @@ def peak_device_mb():
 def quiet_logs():
   """Keeps absl's info and warning lines (orbax opening a checkpoint read-only) off the console."""
   absl_logging.set_verbosity(absl_logging.ERROR)
-
-
-class ShapeBudget:
-  """Drops JAX's compiled programs when more than `limit` distinct input shapes have come through.
-
-  On CPU each compiled program keeps about a fifth of its working memory until it is dropped (~0.5 GB
-  for the features of a 512x512 LR image), so a folder of many image sizes would otherwise use more
-  and more memory; a few sizes (B100's two orientations) keep their programs.
-  """
-
-  def __init__(self, limit=4):
-    self.limit = limit
-    self.shapes = set()
-
-  def admit(self, shape):
-    if shape not in self.shapes and len(self.shapes) >= self.limit:
-      jax.clear_caches()
-      self.shapes.clear()
-    self.shapes.add(shape)

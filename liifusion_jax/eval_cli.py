@@ -4,8 +4,9 @@ As the reference's test.py: one image at a time, PSNR and LPIPS averaged over im
 v0.1) on the whole [-1, 1] images; features once, queries in fixed-size chunks (`Upscaler`). Stage-1
 checkpoints get the HR prior (the paper's stage-1 tables); stage-2 checkpoints sample it, image i of a
 data set from noise seeded with `--seed + i`. Each row reports the mean seconds per image of the
-upscaling alone (compilation included wherever an image brings a new shape) and the peak host (and,
-where the backend says, device) memory of the process so far.
+upscaling alone (compilation included where an image needs a canvas side not seen before) and the peak
+host (and, where the backend says, device) memory of the process so far. Images of every size go
+through a few canvas sides (`Upscaler`, `canvas`), so the programs compiled are bounded.
 """
 import json
 import os
@@ -16,13 +17,13 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from liifusion_jax import cli_common, compilation_cache, eval_data, evaluation
+from liifusion_jax import canvas, cli_common, compilation_cache, eval_data, evaluation, paper_tables
+from liifusion_jax.checkpoints import PRETRAINED
 from liifusion_jax.cli_common import scale_name
 from liifusion_jax.data.images import save_image
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
 
-DEFAULT_CHECKPOINT = "pretrained:stage2"
 
 _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped", 8), ("PSNR", 8),
             ("LPIPS", 7), ("s/image", 8), ("host MiB", 9), ("device MiB", 10))
@@ -31,9 +32,10 @@ _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped",
 def parse_args(argv):
   parser = cli_common.ArgumentParser(
       prog="eval.py", description="Evaluate a LIIFusion checkpoint (or bicubic) at arbitrary scales.")
-  parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+  parser.add_argument("--checkpoint",
                       help="a run folder, its checkpoints/ folder, one step folder, an inference file "
-                           f"(.npz) or a bundled model: pretrained:stage1, pretrained:stage2 (default)")
+                           "(.npz) or a bundled model: pretrained:stage1, pretrained:stage2 (default; "
+                           "with --table, the bundled model of the table's stage)")
   parser.add_argument("--scales", type=cli_common.parse_scales, default=[2.0, 3.0, 4.0],
                       help="comma-separated scale factors >= 1, e.g. 2,3,4,12,30 or 5.3,10.7 (default 2,3,4)")
   parser.add_argument("--data", nargs="+", action="extend", metavar="PATH",
@@ -50,17 +52,30 @@ def parse_args(argv):
   parser.add_argument("--chunk", type=int, default=None,
                       help=f"queries per decoder call (default: the checkpoint's eval_chunk, else "
                            f"{DEFAULT_CHUNK})")
+  parser.add_argument("--table", type=int, choices=sorted(paper_tables.TABLES),
+                      help="run a paper table's protocol, data sets and scales (with --data-root), the "
+                           "checkpoint and bicubic, and print the paper's figures beside ours")
+  parser.add_argument("--data-root", metavar="DIR",
+                      help="with --table: the reference's load/ layout (benchmark/Set5, "
+                           "div2k/DIV2K_valid_HR, celeba_hq, ...)")
   parser.add_argument("--json", metavar="OUT.json", help="write the results here")
   parser.add_argument("--save-images", metavar="DIR", help="write the SR images as DIR/<dataset>/x<s>/*.png")
   args = parser.parse_args(argv)
   if args.chunk is not None and args.chunk < 1:
     parser.error(f"--chunk must be >= 1, got {args.chunk}")
+  if args.table is not None and not args.data_root:
+    parser.error("--table needs --data-root")
+  if args.table is not None and args.data:
+    parser.error("--table takes its data sets from --data-root, not --data")
+  if args.checkpoint is None:
+    stage = paper_tables.TABLES[args.table].stage if args.table is not None else "stage2"
+    args.checkpoint = PRETRAINED + stage
   return args
 
 
-def _load_method(args):
-  """(upscale(lr01, hr01, seed) -> sr01, stage or None)."""
-  if args.method == "bicubic":
+def _load_method(args, method=None):
+  """(upscale(lr01, hr01, seed) -> sr01, stage or None) of `method` (default `args.method`)."""
+  if (method or args.method) == "bicubic":
     return (lambda lr, hr, seed: evaluation.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
   upscaler = Upscaler.from_checkpoint(args.checkpoint, args.chunk)
   print(f"model: {args.checkpoint} ({upscaler.stage})", flush=True)
@@ -70,10 +85,16 @@ def _load_method(args):
 
 
 def _lpips_fn():
-  """LPIPS (AlexNet) of two [0, 1] images, on [-1, 1] as the reference's test.py."""
+  """LPIPS (AlexNet) of two [0, 1] images, on [-1, 1] as the reference's test.py. The images go on a
+  canvas of a bucketed side with their true size (`lpips`'s size): one program per canvas side."""
   params = load_lpips_params("alex")
-  distance = jax.jit(lambda x, y: lpips(params, x, y)[0])
-  return lambda sr, hr: float(distance((sr[None] - 0.5) / 0.5, (hr[None] - 0.5) / 0.5))
+  distance = jax.jit(lambda x, y, size: lpips(params, x, y, size)[0])
+
+  def on_canvas(sr, hr):
+    side = canvas.side(max(hr.shape[:2]))
+    x, y = (canvas.crop((image[None] - 0.5) / 0.5, (0, 0), side) for image in (sr, hr))
+    return float(distance(x, y, np.asarray(hr.shape[:2], np.int32)))
+  return on_canvas
 
 
 def _open_datasets(paths):
@@ -88,7 +109,7 @@ def _open_datasets(paths):
   return datasets
 
 
-def evaluate(dataset, scale, args, upscale, lpips_fn, budget):
+def evaluate(dataset, scale, args, upscale, lpips_fn):
   """One row of the results: the means over the images of `dataset` at `scale`."""
   psnrs, lpipses, seconds, skipped = [], [], [], 0
   for i in tqdm(range(len(dataset)), desc=f"{dataset.name} {scale_name(scale)}", leave=False,
@@ -99,7 +120,6 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, budget):
       print(f"warning: skipped {reason}", file=sys.stderr)
       skipped += 1
       continue
-    budget.admit((lr.shape, hr.shape))
     start = time.perf_counter()
     sr = upscale(lr, hr, args.seed + i)
     seconds.append(time.perf_counter() - start)
@@ -142,21 +162,74 @@ def _write_json(path, report):
   os.replace(tmp, path)
 
 
+def run_table(args):
+  """`--table N`: the table's rows for the checkpoint (if given) and bicubic, then both beside the
+  paper's figures."""
+  table = paper_tables.TABLES[args.table]
+  args.scales, args.protocol = list(table.scales), table.protocol
+  datasets = []
+  for name, relative in table.datasets:
+    path = os.path.join(args.data_root, relative)
+    if not os.path.isdir(path):
+      print(f"warning: {path} not found: table {args.table} goes on without {name}", file=sys.stderr)
+      continue
+    datasets.append(eval_data.open_dataset(path, table.first_k))
+    datasets[-1].name = name
+  if not datasets:
+    raise cli_common.UsageError(f"none of table {args.table}'s data sets is under {args.data_root}")
+  methods = [("Bicubic", _load_method(args, "bicubic")[0])]
+  if args.method == "model":
+    upscale, stage = _load_method(args, "model")
+    if stage != table.stage:
+      raise cli_common.UsageError(f"table {args.table} evaluates {table.stage} models; {args.checkpoint} "
+                                  f"is a {stage} checkpoint")
+    methods.insert(0, ("Ours", upscale))
+  lpips_fn = _lpips_fn() if table.stage == "stage2" or args.lpips else None
+  report = {"table": args.table, "checkpoint": args.checkpoint, "protocol": table.protocol,
+            "seed": args.seed, "results": []}
+  print("  ".join(name.ljust(w) for name, w in (("method", 9),) + _COLUMNS).rstrip(), flush=True)
+  for method, upscale in methods:
+    for dataset in datasets:
+      for scale in table.scales:
+        row = {"method": method, **evaluate(dataset, scale, args, upscale, lpips_fn)}
+        report["results"].append(row)
+        print(method.ljust(9), _format_row(row), flush=True)
+        if args.json:
+          _write_json(args.json, report)
+  print(f"\nTable {args.table}, ours beside the paper's (PSNR dB / LPIPS):")
+  for line in _comparison(args.table, report["results"]):
+    print(line)
+  return 0
+
+
+def _comparison(table, rows):
+  """Lines of `dataset scale  method ours  paper` for every row, the paper's figure or '-'."""
+  fmt = lambda pair: "-" if pair is None or pair[0] is None else (
+      f"{pair[0]:.2f}" + ("" if pair[1] is None else f" / {pair[1]:.4f}"))
+  yield "dataset        scale   method   ours              paper"
+  for row in rows:
+    ours = (row["psnr"], row["lpips"])
+    paper = paper_tables.printed(table, row["method"], row["dataset"], row["scale"])
+    yield (f"{row['dataset']:<14} {scale_name(row['scale']):<7} {row['method']:<8} {fmt(ours):<17} "
+           f"{fmt(paper)}").rstrip()
+
+
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
   with cli_common.user_errors():
     cli_common.quiet_logs()
     compilation_cache.enable()
+    if args.table is not None:
+      return run_table(args)
     datasets = _open_datasets(args.data)
     upscale, stage = _load_method(args)
     lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None
     report = {"method": args.method, "checkpoint": args.checkpoint if stage else None, "stage": stage,
               "protocol": args.protocol, "seed": args.seed, "results": []}
     print("  ".join(name.ljust(w) for name, w in _COLUMNS).rstrip(), flush=True)
-    budget = cli_common.ShapeBudget()
     for dataset in datasets:
       for scale in args.scales:
-        row = evaluate(dataset, scale, args, upscale, lpips_fn, budget)
+        row = evaluate(dataset, scale, args, upscale, lpips_fn)
         report["results"].append(row)
         print(_format_row(row), flush=True)
         if args.json:

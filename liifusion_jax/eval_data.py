@@ -1,10 +1,12 @@
 """Evaluation sets and their (LR, HR) pairs.
 
 A data set is a folder of HR images, a single image file, a folder in the layout of the common benchmark
-package (`HR/` with the LR images in `LR_bicubic/X{s}/`, named `baby.png` or `babyx2.png`), or the
-embedded default photographs. Provided LR images are used at the integer scales they exist for, paired
-as the reference's `sr-implicit-paired` does (HR cropped to s * LR size); at other scales the LR image is
-made from the HR one under the evaluation protocol (`evaluation.make_pair`).
+package (`HR/` with the LR images in `LR_bicubic/X{s}/`, named `baby.png` or `babyx2.png`), DIV2K's
+layout (`DIV2K_valid_HR/` with `DIV2K_valid_LR_bicubic/X{s}/0801x{s}.png` beside it), or the embedded
+default photographs. Provided LR images are used at x2-x4 where they exist (the reference's test configs
+pair them at these scales only), as the reference's `sr-implicit-paired` does (HR cropped to s * LR
+size); at other scales the LR image is made from the HR one under the evaluation protocol
+(`evaluation.make_pair`).
 """
 import os
 import pathlib
@@ -12,6 +14,9 @@ import pathlib
 from liifusion_jax import evaluation, metrics
 from liifusion_jax.data import defaults
 from liifusion_jax.data.images import EXTENSIONS, ImageError, as_float01, list_images, load_image
+
+
+PROVIDED_SCALES = (2, 3, 4)
 
 
 class TooSmall(ValueError):
@@ -22,6 +27,7 @@ class EvalDataset:
   """Named HR images, loaded on demand, with an optional folder of provided LR images."""
 
   def __init__(self, name, names, load_hr, lr_root=None):
+    """lr_root: the folder holding X2/, X3/, X4/ of provided LR images, or None."""
     self.name = name
     self.names = names
     self._load_hr = load_hr
@@ -34,25 +40,33 @@ class EvalDataset:
     return self._load_hr(index)
 
   def provided_lr_dir(self, scale):
-    """`LR_bicubic/X{s}` where it exists for this (integer) scale, else None."""
-    if self.lr_root is None or scale != int(scale):
+    """`<lr_root>/X{s}` where it exists for this scale (2, 3 or 4), else None."""
+    if self.lr_root is None or scale not in PROVIDED_SCALES:
       return None
     folder = self.lr_root / f"X{int(scale)}"
     return folder if folder.is_dir() else None
 
 
-def open_dataset(path):
-  """The data set at `path` (a folder, a benchmark-package folder or one image), named after it."""
+def _lr_root(path):
+  """The provided-LR folder of an HR folder: `<path>/LR_bicubic` (benchmark package, `path` holding
+  HR/) or DIV2K's `<name>_LR_bicubic` beside `<name>_HR`; None where there is none."""
+  candidates = [path / "LR_bicubic"]
+  if path.name.endswith("_HR"):
+    candidates.append(path.parent / (path.name[:-len("_HR")] + "_LR_bicubic"))
+  return next((c for c in candidates if c.is_dir()), None)
+
+
+def open_dataset(path, first_k=None):
+  """The data set at `path` (a folder, a benchmark-package folder or one image), named after it;
+  `first_k`: only its first k images (sorted by name)."""
   path = pathlib.Path(path)
   if not path.exists():
     raise FileNotFoundError(f"data path {path} does not exist")
   if path.is_file():
     return EvalDataset(path.stem, [path.name], lambda _: load_image(path))
-  hr_dir, lr_root = path, None
-  if (path / "HR").is_dir():
-    hr_dir = path / "HR"
-    lr_root = path / "LR_bicubic" if (path / "LR_bicubic").is_dir() else None
-  paths = [pathlib.Path(p) for p in list_images(hr_dir)]
+  hr_dir = path / "HR" if (path / "HR").is_dir() else path
+  lr_root = _lr_root(path)
+  paths = [pathlib.Path(p) for p in list_images(hr_dir)][:first_k]
   return EvalDataset(path.resolve().name, [p.name for p in paths], lambda i: load_image(paths[i]),
                      lr_root)
 
@@ -90,7 +104,7 @@ def lr_hr_pair(dataset, index, scale, protocol):
     h_lr, w_lr = evaluation.lr_size(hr.shape[:2], scale)
     if min(h_lr, w_lr) < 1:
       raise TooSmall(f"{name} ({hr.shape[1]}x{hr.shape[0]}) is too small for scale {scale:g}")
-    lr, hr = evaluation.make_pair(hr, scale, protocol)
+    lr, hr = evaluation.make_pair(hr, scale, protocol, index)
   else:
     path = _provided_lr_path(folder, name, scale)
     lr = load_image(path)

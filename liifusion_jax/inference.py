@@ -1,7 +1,7 @@
 """Memory-bounded arbitrary-scale decoding: features once, queries in fixed-size chunks.
 
 Every chunk has the same shape (the last one is padded), so the decoder compiles once per
-(feature shape, chunk size) however large the output is.
+(feature canvas, chunk size) however large the output is.
 """
 import collections
 
@@ -10,9 +10,11 @@ import numpy as np
 from liifusion_jax.coords import make_cell, make_coord
 
 
-def query_grid(height, width):
-  """Pixel-centre coordinates (1, H*W, 2) and cells (1, H*W, 2) of an H x W output."""
-  coord = make_coord((height, width))
+def query_grid(height, width, rows=slice(None), cols=slice(None)):
+  """Pixel-centre coordinates (1, Q, 2) and cells (1, Q, 2) of an H x W output, at all its pixels
+  (Q = H*W) or at `rows` x `cols` of it."""
+  ys, xs = make_coord((height,))[rows, 0], make_coord((width,))[cols, 0]
+  coord = np.stack(np.meshgrid(ys, xs, indexing="ij"), axis=-1).reshape(-1, 2)
   return coord[None], make_cell(coord, (height, width))[None]
 
 

@@ -4,21 +4,23 @@
   (65.738, 129.057, 25.064) / 256 of [0, 1] images, and ceil(scale) pixels are shaved from each border.
   The +16/255 offset of Y is left out, as in the reference: it cancels in a difference.
 - 'div2k' (DIV2K validation): RGB, ceil(scale) + 6 pixels shaved.
+- 'celeba' (CelebA-HQ100, the reference's test configs without an eval_type): RGB, nothing shaved.
 """
 import math
 
 import numpy as np
 
 _Y_WEIGHTS = np.array([65.738, 129.057, 25.064]) / 256.0
-_SHAVE_EXTRA = {"benchmark": 0, "div2k": 6}
+_SHAVE_EXTRA = {"benchmark": 0, "div2k": 6, "celeba": None}  # None: no shave
 PROTOCOLS = tuple(_SHAVE_EXTRA)
 
 
 def shave_size(scale, protocol):
-  """Border width excluded from the PSNR: ceil(scale), plus 6 under 'div2k'."""
+  """Border width excluded from the PSNR: ceil(scale), plus 6 under 'div2k', none under 'celeba'."""
   if protocol not in _SHAVE_EXTRA:
     raise ValueError(f"unknown PSNR protocol {protocol!r}; valid ones: {', '.join(PROTOCOLS)}")
-  return math.ceil(scale) + _SHAVE_EXTRA[protocol]
+  extra = _SHAVE_EXTRA[protocol]
+  return 0 if extra is None else math.ceil(scale) + extra
 
 
 def psnr(pred01, gt01, *, scale, protocol="benchmark"):
@@ -35,7 +37,7 @@ def psnr(pred01, gt01, *, scale, protocol="benchmark"):
   h, w = pred.shape[-3:-1]
   if min(h, w) <= 2 * shave:
     raise ValueError(f"image {h}x{w} is too small for a {shave}-pixel shave")
-  diff = (pred - gt)[..., shave:-shave, shave:-shave, :]
+  diff = (pred - gt)[..., shave:h - shave, shave:w - shave, :]
   if protocol == "benchmark":
     diff = diff @ _Y_WEIGHTS
   mse = np.mean(diff ** 2)

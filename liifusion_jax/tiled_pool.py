@@ -4,11 +4,15 @@ The prior encoder (Eq. 1) and stage 2's condition encoder end in a global averag
 conv activation (B, H, W, 4C): on a 2040 x 1350 image that map alone is 2.8 GB. Its pool is the sum
 of per-tile sums divided by H * W, each tile's conv stack run on a canvas reaching HALO pixels past
 the tile (more than the encoder's eleven 3x3 convs see), so every summed pixel is the whole image's
-to float rounding. The tiling helpers also place `tiled_upscale`'s feature canvases.
+to float rounding. Canvases have fixed sides (`canvas.BUCKETS`, or tile + 2 * HALO), the image's
+mask zeroing every conv output off the image, so a folder of images of many sizes compiles a few
+programs. `windows` also places the upscaler's feature canvases.
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from liifusion_jax import canvas
 
 HALO = 16  # >= the encoders' 11 convs
 
@@ -18,41 +22,37 @@ def spans(size, tile):
   return [(start, min(start + tile, size)) for start in range(0, size, tile)]
 
 
-def window_size(total, inner, pad, align=1):
-  """The side of one fixed-size window for every `inner`-pixel span plus `pad` pixels each side, with
-  `total - size` a multiple of `align` (so a window pushed against the image's end stays on the grid).
-  One size per image: one compiled program, however many tiles."""
-  size = inner + 2 * pad
-  return total if size >= total else size + (total - size) % align
-
-
-def place(span, pad, size, total):
-  """[s, s + size): the window starting `pad` before `span`, moved inside [0, total)."""
-  start = min(max(0, span[0] - pad), total - size)
-  return start, start + size
+def windows(hw, tile, halo, need=lambda n: n):
+  """[(canvas offset (y, x), canvas side, tile start (y, x), tile stop (y, x))] covering an image of
+  `hw`: one canvas of a bucketed side for the whole image where `need(n)` pixels fit in tile + 2 * halo
+  (or always, when `tile` is None), else a canvas of that side per `tile`-pixel tile, `halo` before it."""
+  h, w = hw
+  cap = None if tile is None else tile + 2 * halo
+  n = max(need(h), need(w))
+  if cap is None or n <= cap:
+    return [((0, 0), canvas.side(n, cap), (0, 0), (h, w))]
+  return [((ys[0] - halo, xs[0] - halo), cap, (ys[0], xs[0]), (ys[1], xs[1]))
+          for ys in spans(h, tile) for xs in spans(w, tile)]
 
 
 def activation_sum(model, encoder):
-  """jitted (params, canvas (1, h, w, C), inside (1, h, w, 1)) -> sum of the `encoder` submodule's
-  last activation over the pixels where `inside` is 1, (1, 4C)."""
-  def total(params, canvas, inside):
-    act = model.apply({"params": params}, canvas,
-                      method=lambda m, x: getattr(m, encoder).activations(x))
+  """jitted (params, canvas (1, s, s, C), image mask (1, s, s, 1), inside (1, s, s, 1)) -> sum of the
+  `encoder` submodule's last activation over the pixels where `inside` is 1, (1, 4C)."""
+  def total(params, image, mask, inside):
+    act = model.apply({"params": params}, image, mask,
+                      method=lambda m, x, mask: getattr(m, encoder).activations(x, mask))
     return jnp.sum(act * inside, axis=(1, 2))
   return jax.jit(total)
 
 
-def pooled_in_tiles(sum_fn, params, image, tile):
+def pooled_in_tiles(sum_fn, params, image, tile, halo=None):
   """The global average pool (1, 4C) of an encoder's last activation over `image` (1, H, W, C, host
-  array), from `sum_fn = activation_sum(...)` on canvases of about tile + 2 * HALO pixels a side."""
+  array), from `sum_fn = activation_sum(...)` on canvases of at most tile + 2 * halo pixels a side."""
+  halo = HALO if halo is None else halo
   _, h, w, _ = image.shape
-  size = [window_size(n, tile, HALO) for n in (h, w)]
   total = 0.0
-  for ys in spans(h, tile):
-    for xs in spans(w, tile):
-      (cy0, cy1), (cx0, cx1) = place(ys, HALO, size[0], h), place(xs, HALO, size[1], w)
-      inside = np.zeros((1, cy1 - cy0, cx1 - cx0, 1), np.float32)
-      inside[:, ys[0] - cy0:ys[1] - cy0, xs[0] - cx0:xs[1] - cx0] = 1.0
-      canvas = jnp.asarray(image[:, cy0:cy1, cx0:cx1], jnp.float32)
-      total = total + np.asarray(sum_fn(params, canvas, inside), np.float64)
+  for offset, side, start, stop in windows((h, w), tile, halo):
+    inside = canvas.region_mask(offset, side, start, stop)
+    mask = canvas.region_mask(offset, side, (0, 0), (h, w))
+    total = total + np.asarray(sum_fn(params, canvas.crop(image, offset, side), mask, inside), np.float64)
   return jnp.asarray(total / (h * w), jnp.float32)

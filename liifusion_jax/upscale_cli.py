@@ -15,7 +15,7 @@ from liifusion_jax import cli_common, compilation_cache, evaluation
 from liifusion_jax.cli_common import UsageError
 from liifusion_jax.data.images import list_images, load_image
 from liifusion_jax.data.resize import to_uint8
-from liifusion_jax.tiled_upscale import WINDOW, TiledUpscaler
+from liifusion_jax.tiled_upscale import WINDOW
 from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
 
 DEFAULT_CHECKPOINT = "pretrained:stage2"
@@ -98,11 +98,11 @@ def load_upscaler(path, chunk=None, tile=DEFAULT_TILE):
 
   A stage-1 checkpoint is refused: its prior needs the HR image.
   """
-  upscaler = Upscaler.from_checkpoint(path, chunk)
+  upscaler = Upscaler.from_checkpoint(path, chunk, tile=tile or None)
   if upscaler.stage != "stage2":
     raise UsageError(f"{path} is a {upscaler.stage} checkpoint: its prior is computed from the HR "
                      f"image, so it cannot upscale images without one; use a stage-2 checkpoint")
-  return TiledUpscaler(upscaler, tile) if tile else upscaler
+  return upscaler
 
 
 def make_upscale(args):
@@ -154,12 +154,10 @@ def main(argv=None):
       print(f"wrote {dst} ({w}x{h}{', bicubic | model' if args.compare else ''})")
       return 0
     upscale = make_upscale(args)
-    budget = cli_common.ShapeBudget()
     failed = []
     for src, dst in tqdm(jobs, desc="upscaling", unit="image", disable=None):
       try:
         lr, out_hw = _read(src, args)
-        budget.admit((lr.shape, out_hw))
         save(dst, upscale(lr, out_hw))
       except cli_common.USER_ERRORS as error:  # one bad file does not stop the others
         tqdm.write(f"warning: {' '.join(str(error).split())}", file=sys.stderr)

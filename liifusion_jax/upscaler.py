@@ -2,13 +2,24 @@
 
 Stage 1 needs the HR image (its prior comes from it: the paper's stage-1 tables); stage 2 samples the
 prior from noise with a seedable key and needs only the LR image.
+
+Shape-stable: images go through square canvases of a few fixed sides (`canvas`), so a whole evaluation
+compiles a bounded number of programs, however many image sizes it meets:
+- the prior: the prior encoder (stage 1, on Concat(HR, LR-up)) or the condition encoder (stage 2, on
+  LR) pooled over canvases (`tiled_pool`): one program per canvas side, at most len(canvas.sides(cap))
+  with cap = PRIOR_TILE + 32 (stage 1) or tile + 32 (stage 2); then one program for the head (and
+  stage 2's sampler);
+- the features and the decoder: per feature canvas side (at most len(canvas.sides(tile + 160))) one
+  program for EDSR + injection, one for the decoder's projection, one for a chunk of queries (every
+  chunk has `chunk` queries, the last one padded).
+Images larger than `tile` + 160 LR pixels are encoded tile by tile (`tiled_upscale`), in bounded memory.
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from liifusion_jax import inference, tiled_pool
+from liifusion_jax import canvas, inference, tiled_pool, tiled_upscale
 from liifusion_jax.checkpoints import PRETRAINED, load_params
 from liifusion_jax.models.stage1 import LIIFusionStage1, make_prior_input
 from liifusion_jax.models.stage2 import LIIFusionStage2
@@ -17,6 +28,7 @@ from liifusion_jax.train import sharding
 PRIOR_DIM = 256
 DEFAULT_CHUNK = 30000  # queries per decoder call: the reference's eval_bsize
 PRIOR_TILE = 512  # HR pixels per tile side of the stage-1 prior encoder: ~0.5 GB of activations
+TILE = 384  # LR pixels per tile side of the features: about 2.8 GB of host memory on CPU
 
 
 def build_model(stage, model_config):
@@ -45,48 +57,54 @@ class Upscaler:
   Uses every local device: the params are replicated on them and each chunk of queries is split
   across them (one device: the same path). Setting `params` accepts a training state's (possibly
   multi-process or sharded) params; with params split across processes every process must set them.
+  tile: LR pixels per tile side (a multiple of 8), or None to encode every image on one canvas.
   """
 
-  def __init__(self, stage, params, model_config, chunk=DEFAULT_CHUNK):
+  def __init__(self, stage, params, model_config, chunk=DEFAULT_CHUNK, tile=TILE):
+    tiled_upscale.check_tile(tile)
     self.stage = stage
-    self.chunk = int(chunk)
+    self.tile = tile
     self.mesh = sharding.local_mesh()
+    devices = self.mesh.size
+    self.chunk = -(-int(chunk) // devices) * devices  # whole per-device slices
     self.params = params
     self.model = build_model(stage, model_config)
     model = self.model
     if stage == "stage1":
-      # The prior encoder runs on the HR image: tile by tile, its memory stays bounded at any scale.
-      self._prior_input = jax.jit(make_prior_input)
       self._prior_sum = tiled_pool.activation_sum(model, "prior_encoder")
-      self._encode = jax.jit(lambda p, lr, pooled, scale: model.apply(
-          {"params": p}, lr, pooled, scale,
-          method=lambda m, lr, pooled, scale: m.inject(m.features(lr), m.prior_from_pooled(pooled, scale))))
+      self._prior_head = jax.jit(lambda p, pooled, scale: model.apply(
+          {"params": p}, pooled, scale, method=lambda m, pooled, scale: m.prior_from_pooled(pooled, scale)))
     else:
-      self._encode = jax.jit(lambda p, lr, noise: model.apply({"params": p}, lr, noise,
-                                                              method=model.encode))
-    # The decoder's first layer on the features runs once per image, not once per chunk of queries.
+      self._condition_sum = tiled_pool.activation_sum(model, "condition_encoder")
+      self._sample = jax.jit(lambda p, pooled, noise: model.apply(
+          {"params": p}, pooled, noise,
+          method=lambda m, pooled, noise: m.prior_generator(m.condition_encoder.head(pooled), noise)))
+    self._encode = jax.jit(lambda p, lr, frame, z: model.apply(
+        {"params": p}, lr, frame, z,
+        method=lambda m, lr, frame, z: m.inject(m.features(lr, frame["mask"]), z, frame)))
+    # The decoder's first layer on the features runs once per canvas, not once per chunk of queries.
     self._project = jax.jit(lambda p, feat: model.apply({"params": p}, feat,
                                                         method=lambda m, f: m.decoder.project(f)))
-    query = lambda p, grid, coord, cell: model.apply(
-        {"params": p}, grid, coord, cell, method=lambda m, g, c, s: m.decoder.query(g, c, s))
+    query = lambda p, grid, frame, coord, cell: model.apply(
+        {"params": p}, grid, frame, coord, cell, method=lambda m, g, f, c, s: m.decoder.query(g, c, s, f))
     # Queries are independent given the features: each device decodes its slice of the chunk.
     queries = P(None, sharding.AXIS)
-    self._query = jax.jit(jax.shard_map(query, mesh=self.mesh, in_specs=(P(), P(), queries, queries),
+    self._query = jax.jit(jax.shard_map(query, mesh=self.mesh, in_specs=(P(), P(), P(), queries, queries),
                                         out_specs=queries))
 
   @classmethod
-  def from_checkpoint(cls, path, chunk=None):
+  def from_checkpoint(cls, path, chunk=None, tile=TILE):
     """The upscaler of a run folder, checkpoint, inference file or `pretrained:NAME`; `chunk`
     defaults to the run's `eval_chunk`."""
     params, meta = load_params(path)
     config = meta.get("config", {})
     return cls(meta["stage"], params, config.get("model", {}),
-               chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK)
+               chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK, tile=tile)
 
   @classmethod
-  def pretrained(cls, name="stage2", chunk=None):
+  def pretrained(cls, name="stage2", chunk=None, tile=TILE):
     """A bundled model: `Upscaler.pretrained()(lr01, (H, W), seed=0)` upscales with no checkpoint."""
-    return cls.from_checkpoint(PRETRAINED + name, chunk)
+    return cls.from_checkpoint(PRETRAINED + name, chunk, tile)
 
   @property
   def params(self):
@@ -96,29 +114,59 @@ class Upscaler:
   def params(self, params):
     self._params = sharding.to_local(params, self.mesh)
 
+  def max_programs(self):
+    """The most programs this upscaler compiles over images of any sizes (None without tiles): per
+    feature canvas side its encoder, projection and chunk of queries; per pooling canvas side its
+    encoder; the prior's head (and stage 2's sampler); stage 2's noise (a key and a normal draw)."""
+    features = tiled_upscale.feature_sides(self.tile)
+    if features is None:
+      return None
+    pool_tile = PRIOR_TILE if self.stage == "stage1" else self.tile
+    pools = canvas.sides(pool_tile + 2 * tiled_pool.HALO)
+    return 3 * len(features) + len(pools) + 1 + (2 if self.stage == "stage2" else 0)
+
+  def prior(self, lr01, hr01=None, seed=0):
+    """The prior z (1, 256) injected into the features: stage 1's from the HR image (Eq. 1), stage
+    2's sampled from noise seeded by `seed` and conditioned on the LR image."""
+    lr = normalise(np.asarray(lr01, np.float32)[None])
+    if self.stage == "stage2":
+      pooled = tiled_pool.pooled_in_tiles(self._condition_sum, self.params, lr, self.tile)
+      return self._sample(self.params, pooled, prior_noise(seed))
+    if hr01 is None:
+      raise ValueError("a stage-1 model needs the HR image for its prior; use a stage-2 checkpoint "
+                       "to upscale images without HR")
+    hr = normalise(np.asarray(hr01, np.float32)[None])
+    pooled = tiled_pool.pooled_in_tiles(self._prior_sum, self.params, make_prior_input(lr, hr, xp=np),
+                                        PRIOR_TILE)
+    scale = np.asarray([[hr.shape[1] / lr.shape[1], hr.shape[2] / lr.shape[2]]], np.float32)
+    return self._prior_head(self.params, pooled, scale)
+
   def features(self, lr01, hr01=None, seed=0):
-    lr = normalise(jnp.asarray(lr01, jnp.float32)[None])
-    if self.stage == "stage1":
-      if hr01 is None:
-        raise ValueError("a stage-1 model needs the HR image for its prior; use a stage-2 checkpoint "
-                         "to upscale images without HR")
-      hr = normalise(jnp.asarray(hr01, jnp.float32)[None])
-      prior_in = np.asarray(self._prior_input(lr, hr))
-      pooled = tiled_pool.pooled_in_tiles(self._prior_sum, self.params, prior_in, PRIOR_TILE)
-      scale = jnp.asarray([[hr.shape[1] / lr.shape[1], hr.shape[2] / lr.shape[2]]], jnp.float32)
-      return self._encode(self.params, lr, pooled, scale)
-    return self._encode(self.params, lr, prior_noise(seed))
+    """Yields (frame, feature canvas (1, s, s, C), tile start (y, x), tile stop (y, x)) per canvas:
+    the prior-injected features M' of the LR image, one canvas at a time."""
+    z = self.prior(lr01, hr01, seed)
+    lr = normalise(np.asarray(lr01, np.float32)[None])
+    hw = lr.shape[1:3]
+    for offset, side, start, stop in tiled_upscale.feature_windows(hw, self.tile):
+      frame = canvas.frame(hw, offset, side)
+      yield frame, self._encode(self.params, canvas.crop(lr, offset, side), frame, z), start, stop
 
   def __call__(self, lr01, out_hw, hr01=None, seed=0):
     height, width = (int(v) for v in out_hw)
-    coord, cell = inference.query_grid(height, width)
-    rgb = self.decode(self.features(lr01, hr01, seed), coord, cell)
-    return inference.to_image(rgb, height, width)[0]
+    h, w = lr01.shape[:2]
+    out = np.empty((height, width, 3), np.float32)
+    for frame, feat, start, stop in self.features(lr01, hr01, seed):
+      # The output pixels whose LR positions fall in this canvas's tile.
+      (r0, r1), (c0, c1) = [(round(a * o / n), round(b * o / n))
+                            for a, b, o, n in zip(start, stop, (height, width), (h, w))]
+      if r1 > r0 and c1 > c0:
+        coord, cell = inference.query_grid(height, width, slice(r0, r1), slice(c0, c1))
+        rgb = self.decode(feat, frame, coord, cell)
+        out[r0:r1, c0:c1] = inference.to_image(rgb, r1 - r0, c1 - c0)[0]
+    return out
 
-  def decode(self, feat, coord, cell, chunk=None):
-    """The decoder's RGB in [-1, 1] (B, Q, 3) at coord / cell (B, Q, 2), `chunk` queries (default
-    `self.chunk`, rounded up to whole per-device slices) per call, split across the local devices."""
-    devices = self.mesh.size
-    chunk = -(-min(chunk or self.chunk, coord.shape[1]) // devices) * devices
-    query = lambda g, c, s: self._query(self.params, g, c, s)
-    return inference.decode_in_chunks(query, self._project(self.params, feat), coord, cell, chunk)
+  def decode(self, feat, frame, coord, cell):
+    """The decoder's RGB in [-1, 1] (1, Q, 3) at coord / cell (1, Q, 2) (the whole output's
+    coordinates) from a feature canvas and its frame, `self.chunk` queries per call."""
+    query = lambda g, c, s: self._query(self.params, g, frame, c, s)
+    return inference.decode_in_chunks(query, self._project(self.params, feat), coord, cell, self.chunk)

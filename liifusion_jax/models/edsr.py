@@ -7,6 +7,8 @@ from liifusion_jax.models.init import Conv
 class EDSRBaseline(nn.Module):
   """head conv, `n_resblocks` x (conv-ReLU-conv + skip), body conv, global skip.
 
+  `mask` (B, H, W, 1), 1 on the image and 0 on the rest of a canvas, zeroes the input and every conv
+  output outside the image: each conv then sees the zero padding of the true border.
   The reference keeps `sub_mean` / `add_mean` layers but does not call them in forward: neither
   exists here (the converter drops their weights).
   """
@@ -14,10 +16,13 @@ class EDSRBaseline(nn.Module):
   n_feats: int = 64
 
   @nn.compact
-  def __call__(self, x):
+  def __call__(self, x, mask=None):
     def conv(name):
-      return Conv(self.n_feats, (3, 3), padding=1, name=name)
+      layer = Conv(self.n_feats, (3, 3), padding=1, name=name)
+      return layer if mask is None else lambda t: layer(t) * mask
 
+    if mask is not None:
+      x = x * mask
     x = conv("head")(x)
     res = x
     for i in range(self.n_resblocks):

@@ -8,6 +8,7 @@ Its unfolded-feature part is linear in the feature map, so it is evaluated once 
 """
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 
 from liifusion_jax.coords import make_coord
 from liifusion_jax.models.init import Conv, Dense
@@ -23,21 +24,29 @@ def nearest_index(c, size):
   return jnp.clip(jnp.round(pos), 0, size - 1).astype(jnp.int32)
 
 
-def ensemble_queries(coord, height, width):
+def ensemble_shift(height, width):
+  """(4, 2) float32: the offsets (vy / h + eps, vx / w + eps) from a query to its 4 neighbours."""
+  return np.asarray([[vy / height + _EPS_SHIFT, vx / width + _EPS_SHIFT] for vy, vx in _OFFSETS],
+                    np.float32)
+
+
+def ensemble_queries(coord, height, width, frame=None):
   """The 4 local-ensemble neighbours of each query.
 
   coord: (B, Q, 2) as (y, x). Returns iy, ix (B, 4, Q) int32 and rel_coord (B, 4, Q, 2), the offset
-  from each neighbour's centre to the query in units of feature pixels.
+  from each neighbour's centre to the query in units of feature pixels. With a `canvas.frame` the
+  feature map is a canvas of an image whose size is the frame's: coordinates are the image's, and
+  iy, ix index the canvas.
   """
-  size = jnp.asarray([height, width], coord.dtype)
-  shift = jnp.asarray([[vy / height + _EPS_SHIFT, vx / width + _EPS_SHIFT] for vy, vx in _OFFSETS],
-                      coord.dtype)
+  if frame is None:
+    size, shift, offset = jnp.asarray([height, width], coord.dtype), ensemble_shift(height, width), (0, 0)
+    centres = [jnp.asarray(make_coord((n,))[:, 0]) for n in (height, width)]
+  else:
+    size, shift, offset, centres = frame["size"], frame["shift"], frame["offset"], frame["centres"]
   shifted = jnp.clip(coord[:, None] + shift[None, :, None], -1 + 1e-6, 1 - 1e-6)
-  iy = nearest_index(shifted[..., 0], height)
-  ix = nearest_index(shifted[..., 1], width)
-  centres_y = jnp.asarray(make_coord((height,))[:, 0])
-  centres_x = jnp.asarray(make_coord((width,))[:, 0])
-  q_coord = jnp.stack([centres_y[iy], centres_x[ix]], axis=-1)
+  iy, ix = (jnp.clip(nearest_index(shifted[..., a], size[a]) - offset[a], 0, n - 1)
+            for a, n in enumerate((height, width)))
+  q_coord = jnp.stack([centres[0][iy], centres[1][ix]], axis=-1)
   return iy, ix, (coord[:, None] - q_coord) * size
 
 
@@ -86,13 +95,14 @@ class ConditionalLIIF(nn.Module):
     """(B, h, w, C) -> (B, h, w, hidden): the first Linear's feature part at every feature pixel."""
     return self.feat_proj(feat)
 
-  def query(self, grid, coord, cell):
-    """RGB (B, Q, out_dim) at the queries, from `project`'s output."""
+  def query(self, grid, coord, cell, frame=None):
+    """RGB (B, Q, out_dim) at the queries, from `project`'s output (a canvas with its `frame`)."""
     b, h, w, _ = grid.shape
-    iy, ix, rel_coord = ensemble_queries(coord, h, w)
+    iy, ix, rel_coord = ensemble_queries(coord, h, w, frame)
+    size = jnp.asarray([h, w], cell.dtype) if frame is None else frame["size"]
     flat = (iy * w + ix).reshape(b, -1, 1)
     x = jnp.take_along_axis(grid.reshape(b, h * w, -1), flat, axis=1).reshape(b, 4, -1, self.hidden)
-    rel_cell = jnp.broadcast_to((cell * jnp.asarray([h, w], cell.dtype))[:, None], rel_coord.shape)
+    rel_cell = jnp.broadcast_to((cell * size)[:, None], rel_coord.shape)
     geo = jnp.concatenate([rel_coord, rel_cell], axis=-1)
     x = nn.relu(x + self.geo_proj(geo))
     for i in range(self.n_hidden - 1):

@@ -38,6 +38,11 @@ def relative_position_index(window):
   return dy * (2 * window - 1) + dx
 
 
+def _region_mask(ids):
+  """(nW, N, N) additive mask from region ids (nW, N): -100 between different regions, 0 within."""
+  return jnp.where(ids[:, :, None] == ids[:, None, :], 0.0, -100.0).astype(jnp.float32)
+
+
 def shift_mask(height, width, window):
   """(nW, N, N) additive mask of a shifted block: -100 between pixels of different regions of
   Swin's 3 x 3 split (slices [0:-w], [-w:-w/2], [-w/2:]) of the rolled map, 0 within a region."""
@@ -48,8 +53,28 @@ def shift_mask(height, width, window):
     for ws in cuts:
       regions[:, hs, ws, :] = label
       label += 1
-  ids = window_partition(regions, window)[0, :, :, 0]
-  return np.where(ids[:, :, None] == ids[:, None, :], 0.0, -100.0).astype(np.float32)
+  return _region_mask(window_partition(regions, window)[0, :, :, 0])
+
+
+def gather(x, index):
+  """x (B, S, S, C) at rows index[0] and columns index[1] (a frame's index arrays)."""
+  return jnp.take(jnp.take(x, index[0], axis=1), index[1], axis=2)
+
+
+def shifted_windows(x, window, frame=None):
+  """(the map rolled by half a window up and left, its (nW, N, N) shift mask, the inverse roll).
+
+  Without a frame: `jnp.roll` over the whole map. On a canvas: gathers with the frame's index arrays
+  (the roll over the image's padded map) and the mask from its region labels.
+  """
+  _, h, w, _ = x.shape
+  if frame is None:
+    s = window // 2
+    return (lambda t: jnp.roll(t, (-s, -s), axis=(1, 2)), shift_mask(h, w, window),
+            lambda t: jnp.roll(t, (s, s), axis=(1, 2)))
+  labels = frame["labels"][0][:, None] * 4 + frame["labels"][1][None, :]
+  ids = window_partition(labels[None, :, :, None], window)[0, :, :, 0]
+  return (lambda t: gather(t, frame["roll"])), _region_mask(ids), (lambda t: gather(t, frame["unroll"]))
 
 
 class WindowAttention(nn.Module):
@@ -91,24 +116,22 @@ class InjectorBlock(nn.Module):
   prior_to: str = "q"
 
   @nn.compact
-  def __call__(self, x, prior):
+  def __call__(self, x, prior, frame=None):
     b, h, w, c = x.shape
     mod = nn.gelu(Dense(2 * c, use_bias=False, name="kernel")(prior), approximate=False)
     p_u, p_s = mod[:, None, None, :c], mod[:, None, None, c:]
     y = nn.LayerNorm(epsilon=1e-5, name="ln1")(x)
     p = y * p_s + p_u
     kv_in = p if self.prior_to == "qkv" else y
+    mask = None
     if self.shift:
-      s = self.window // 2
-      p, kv_in = (jnp.roll(t, (-s, -s), axis=(1, 2)) for t in (p, kv_in))
-      mask = jnp.asarray(shift_mask(h, w, self.window))
-    else:
-      mask = None
+      roll, mask, unroll = shifted_windows(x, self.window, frame)
+      p, kv_in = roll(p), roll(kv_in)
     att = WindowAttention(c, self.heads, self.window, name="attn")(
         window_partition(p, self.window), window_partition(kv_in, self.window), mask)
     att = window_merge(att, h, w)
     if self.shift:
-      att = jnp.roll(att, (s, s), axis=(1, 2))
+      att = unroll(att)
     z = x + att
     y = nn.LayerNorm(epsilon=1e-5, name="ln2")(z)
     y = nn.gelu(Dense(2 * c, name="mlp_fc1")(y), approximate=False)
@@ -117,7 +140,10 @@ class InjectorBlock(nn.Module):
 
 class PriorInjector(nn.Module):
   """Reflect-pad bottom/right to a multiple of the window (a whole extra window when already
-  divisible, as the reference does), `depth` blocks (odd ones shifted), 3x3 conv, residual, crop."""
+  divisible, as the reference does), `depth` blocks (odd ones shifted), 3x3 conv, residual, crop.
+
+  With a `canvas.frame`, `feat` is a canvas: the padding and the shifts are the frame's gathers, and
+  the output is zero outside the image (the decoder's zero padding at the true border)."""
   dim: int = 64
   prior_dim: int = 256
   depth: int = 6
@@ -126,17 +152,22 @@ class PriorInjector(nn.Module):
   prior_to: str = "q"
 
   @nn.compact
-  def __call__(self, feat, prior):
+  def __call__(self, feat, prior, frame=None):
     if self.prior_to not in ("q", "qkv"):
       raise ValueError(f"prior_to must be 'q' or 'qkv', got {self.prior_to!r}")
     if prior.shape[-1] != self.prior_dim:
       raise ValueError(f"prior has {prior.shape[-1]} channels, expected {self.prior_dim}")
     _, h, w, _ = feat.shape
     pad_h, pad_w = self.window - h % self.window, self.window - w % self.window
-    raw = jnp.pad(feat, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+    if frame is None:
+      raw = jnp.pad(feat, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+    else:
+      raw = gather(feat, frame["reflect"])
     x = raw
     for i in range(self.depth):
       x = InjectorBlock(self.dim, self.heads, self.window, shift=i % 2 == 1,
-                        prior_to=self.prior_to, name=f"block_{i}")(x, prior)
-    out = raw + Conv(self.dim, (3, 3), padding=1, name="conv")(x)
-    return out[:, :h, :w]
+                        prior_to=self.prior_to, name=f"block_{i}")(x, prior, frame)
+    if frame is None:
+      return (raw + Conv(self.dim, (3, 3), padding=1, name="conv")(x))[:, :h, :w]
+    out = raw + Conv(self.dim, (3, 3), padding=1, name="conv")(x * frame["map"])  # zero padding off the map
+    return out * frame["mask"]

@@ -11,15 +11,15 @@ from liifusion_jax.models.prior_encoder import PriorEncoder
 from liifusion_jax.models.prior_injector import PriorInjector
 
 
-def make_prior_input(lr, hr):
+def make_prior_input(lr, hr, xp=jnp):
   """Concat(HR, bicubic LR-up to HR size) on channels, NHWC, HR first.
 
   The paper writes Concat(LR-up, HR) in Eq. (1); the reference model that made the golden outputs
   puts HR first (its stored source even feeds LR-up twice): the golden order is used. Where HR is
   padded to a bucket, build this from the valid HR size instead (the data pipeline can, with
-  `resize_bicubic_torch(..., xp=np)`) and pass the padding mask to `prior`.
+  `resize_bicubic_torch(..., xp=np)`) and pass the padding mask to `prior`. `xp`: numpy or jax.numpy.
   """
-  return jnp.concatenate([hr, resize_bicubic_torch(lr, hr.shape[1:3])], axis=-1)
+  return xp.concatenate([hr, resize_bicubic_torch(lr, hr.shape[1:3], xp=xp)], axis=-1)
 
 
 def scale_from_cell(lr, cell):
@@ -53,9 +53,9 @@ class LIIFusionStage1(nn.Module):
   def prior_input(self, lr, hr):
     return make_prior_input(lr, hr)
 
-  def features(self, lr):
-    """The EDSR feature map M (B, h, w, C) of the LR image."""
-    return self.encoder(lr)
+  def features(self, lr, mask=None):
+    """The EDSR feature map M (B, h, w, C) of the LR image (of a canvas, with its image `mask`)."""
+    return self.encoder(lr, mask)
 
   def prior(self, prior_in, mask=None, scale=None):
     """z (B, 4C) from Concat(HR, LR-up) (Eq. 1); `scale` (B, 2) is needed iff scale_aware_prior."""
@@ -72,9 +72,10 @@ class LIIFusionStage1(nn.Module):
       z = z + self.scale_embed_1(nn.leaky_relu(self.scale_embed_0(1.0 / scale), 0.1))
     return z
 
-  def inject(self, feat, z):
-    """M' from M and a prior z (Eq. 2-3 inside window cross-attention); stage 2 passes sampled z."""
-    return self.prior_injector(feat, z)
+  def inject(self, feat, z, frame=None):
+    """M' from M and a prior z (Eq. 2-3 inside window cross-attention); stage 2 passes sampled z.
+    On a canvas, `frame` is its `canvas.frame`."""
+    return self.prior_injector(feat, z, frame)
 
   def encode(self, lr, prior_in, prior_mask=None, scale=None):
     return self.inject(self.features(lr), self.prior(prior_in, prior_mask, scale))

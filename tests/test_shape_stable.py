@@ -1,0 +1,85 @@
+"""Shape-stable inference: images of any size run on a few canvas sides, give the unpadded model's
+output to float rounding, and compile a bounded number of programs however many sizes come."""
+import collections
+
+import jax
+import numpy as np
+import pytest
+
+from liifusion_jax import canvas
+from liifusion_jax.inference import query_grid, to_image
+from liifusion_jax.upscaler import Upscaler, build_model, normalise, prior_noise
+from random_checkpoints import random_params
+
+# Every new program is lowered once, whether XLA then compiles it or loads it from the disk cache.
+_LOWERED = "/jax/core/compile/jaxpr_to_mlir_module_duration"
+_events = collections.Counter()
+jax.monitoring.register_event_duration_secs_listener(lambda event, _, **__: _events.update([event]))
+
+
+def _image(hw, seed):
+  return np.random.default_rng(seed).uniform(0, 1, (*hw, 3)).astype(np.float32)
+
+
+def _unpadded(stage, params, lr, out_hw, seed):
+  """The model applied at once to the image at its own size (the reference's computation)."""
+  model = build_model(stage, {})
+  coord, cell = query_grid(*out_hw)
+  if stage == "stage1":
+    hr = _image(out_hw, seed)
+    pred = model.apply({"params": params}, normalise(lr[None]), normalise(hr[None]), coord, cell)
+  else:
+    hr = None
+    pred = model.apply({"params": params}, normalise(lr[None]), coord, cell, prior_noise(seed))
+  return to_image(np.asarray(pred), *out_hw)[0], hr
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 16, 21])
+@pytest.mark.parametrize("offset", [0, -16, 8])
+def test_frame_indexes_the_padded_and_rolled_map(n, offset):
+  """On a canvas at `offset`, the frame's gathers give numpy's reflect padding and jnp.roll's shift."""
+  side = 48
+  positions = offset + np.arange(side)  # the image position held at each canvas index
+  axis = canvas.frame((n, n), (offset, offset), side)
+  n_pad = canvas.padded_size(n)
+  in_map = (positions >= 0) & (positions < n_pad)
+  padded = np.pad(np.arange(n), (0, n_pad - n), mode="reflect")
+  rolled = np.roll(np.arange(n_pad), -4)
+  for key, source in (("reflect", padded), ("roll", rolled)):
+    src = source[np.clip(positions, 0, n_pad - 1)]
+    check = in_map & (src >= offset) & (src < offset + side)  # sources held by the canvas
+    np.testing.assert_array_equal(positions[axis[key][0]][check], src[check])
+  assert canvas.side(n_pad) % canvas.WINDOW == 0 and canvas.side(n_pad) >= n_pad
+
+
+@pytest.mark.parametrize("stage", ["stage1", "stage2"])
+def test_canvas_equals_the_unpadded_model(stage):
+  # 16 x 11: a height already a multiple of the window (the reference pads a whole window).
+  params = random_params(stage)
+  upscaler = Upscaler(stage, params, {}, chunk=700)
+  for i, (lr_hw, scale) in enumerate((((16, 11), 2.5), ((13, 30), 3.0))):
+    lr = _image(lr_hw, i)
+    out_hw = tuple(round(v * scale) for v in lr_hw)
+    want, hr = _unpadded(stage, params, lr, out_hw, seed=i)
+    got = upscaler(lr, out_hw, hr01=hr, seed=i)
+    assert np.abs(got - want).max() < 1e-5
+    assert np.abs(upscaler(lr[::-1], out_hw, hr01=hr, seed=i) - want).max() > 1e-3  # a telling comparison
+
+
+@pytest.mark.parametrize("stage", ["stage1", "stage2"])
+def test_programs_compiled_are_bounded(stage):
+  """8 LR sizes x 3 scales compile at most `max_programs`; 8 more sizes on the same canvas sides
+  compile nothing."""
+  upscaler = Upscaler(stage, random_params(stage), {}, chunk=512)
+
+  def run(sizes):
+    before = _events[_LOWERED]
+    for i, lr_hw in enumerate(sizes):
+      for scale in (2.0, 3.3, 4.0):
+        out_hw = tuple(round(v * scale) for v in lr_hw)
+        upscaler(_image(lr_hw, i), out_hw, hr01=_image(out_hw, i) if stage == "stage1" else None, seed=i)
+    return _events[_LOWERED] - before
+
+  first = run([(9, 9), (10, 17), (23, 12), (16, 16), (5, 21), (19, 22), (12, 7), (24, 20)])
+  assert 0 < first <= upscaler.max_programs()
+  assert run([(11, 9), (10, 15), (21, 12), (16, 8), (5, 20), (19, 23), (12, 6), (20, 20)]) == 0

@@ -26,7 +26,8 @@ from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
 
 
 _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped", 8), ("PSNR", 8),
-            ("LPIPS", 7), ("s/image", 8), ("host MiB", 9), ("device MiB", 10))
+            ("LPIPS", 7), ("bicubic", 8), ("bic.LPIPS", 10), ("s/image", 8), ("host MiB", 9),
+            ("device MiB", 10))
 
 
 def parse_args(argv):
@@ -109,9 +110,11 @@ def _open_datasets(paths):
   return datasets
 
 
-def evaluate(dataset, scale, args, upscale, lpips_fn):
-  """One row of the results: the means over the images of `dataset` at `scale`."""
+def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
+  """One row of the results: the means over the images of `dataset` at `scale`, and those of
+  `baseline` (bicubic beside a model) where given."""
   psnrs, lpipses, seconds, skipped = [], [], [], 0
+  base_psnrs, base_lpipses = [], []
   for i in tqdm(range(len(dataset)), desc=f"{dataset.name} {scale_name(scale)}", leave=False,
                 disable=None):
     try:
@@ -126,12 +129,18 @@ def evaluate(dataset, scale, args, upscale, lpips_fn):
     psnrs.append(evaluation.score(sr, hr, scale, args.protocol))
     if lpips_fn is not None:
       lpipses.append(lpips_fn(sr, hr))
+    if baseline is not None:
+      base = baseline(lr, hr, args.seed + i)
+      base_psnrs.append(evaluation.score(base, hr, scale, args.protocol))
+      if lpips_fn is not None:
+        base_lpipses.append(lpips_fn(base, hr))
     if args.save_images:
       stem = os.path.splitext(dataset.names[i])[0]
       save_image(os.path.join(args.save_images, dataset.name, scale_name(scale), stem + ".png"), sr)
   mean = lambda values: float(np.mean(values)) if values else None
   return {
       "dataset": dataset.name, "scale": scale, "psnr": mean(psnrs), "lpips": mean(lpipses),
+      "bicubic_psnr": mean(base_psnrs), "bicubic_lpips": mean(base_lpipses),
       "images": len(psnrs), "skipped": skipped, "seconds": mean(seconds),
       "lr": "provided" if dataset.provided_lr_dir(scale) else "made",
       "peak_host_mib": round(cli_common.peak_host_mb(), 1),
@@ -147,6 +156,8 @@ def _format_row(row):
   cells = (row["dataset"], scale_name(row["scale"]), row["lr"], row["images"], row["skipped"],
            "-" if row["psnr"] is None else f"{row['psnr']:.2f}",
            "-" if row["lpips"] is None else f"{row['lpips']:.4f}",
+           "-" if row["bicubic_psnr"] is None else f"{row['bicubic_psnr']:.2f}",
+           "-" if row["bicubic_lpips"] is None else f"{row['bicubic_lpips']:.4f}",
            "-" if row["seconds"] is None else f"{row['seconds']:.3f}",
            f"{row['peak_host_mib']:.0f}",
            "-" if row["peak_device_mib"] is None else f"{row['peak_device_mib']:.0f}")
@@ -223,13 +234,14 @@ def main(argv=None):
       return run_table(args)
     datasets = _open_datasets(args.data)
     upscale, stage = _load_method(args)
+    baseline = _load_method(args, "bicubic")[0] if stage else None  # bicubic beside a model
     lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None
     report = {"method": args.method, "checkpoint": args.checkpoint if stage else None, "stage": stage,
               "protocol": args.protocol, "seed": args.seed, "results": []}
     print("  ".join(name.ljust(w) for name, w in _COLUMNS).rstrip(), flush=True)
     for dataset in datasets:
       for scale in args.scales:
-        row = evaluate(dataset, scale, args, upscale, lpips_fn)
+        row = evaluate(dataset, scale, args, upscale, lpips_fn, baseline)
         report["results"].append(row)
         print(_format_row(row), flush=True)
         if args.json:

@@ -41,6 +41,7 @@ def test_bicubic_json_matches_direct_score(tmp_path, capsys, protocol):
   for row in rows:
     assert set(row) >= {"dataset", "scale", "psnr", "lpips", "images", "seconds"}
     assert row["images"] == 5 and row["skipped"] == 0 and row["lpips"] is None and row["lr"] == "made"
+    assert row["bicubic_psnr"] is None  # no baseline beside bicubic itself
     expected = []
     for p in paths:
       lr, hr = evaluation.make_pair(load_image(p), row["scale"], protocol)
@@ -117,6 +118,11 @@ def test_stage2_checkpoint_reports_lpips(tmp_path, capsys, stage2_ckpt):
   row, = report["results"]
   assert report["stage"] == "stage2" and report["seed"] == 3
   assert np.isfinite(row["psnr"]) and 0 < row["lpips"] < 2
+  # Bicubic beside the model, on the same pairs.
+  lr, hr = evaluation.make_pair(load_image(folder / "img0.png"), 2.0, "benchmark")
+  bicubic = evaluation.bicubic_upscale(lr, hr.shape[:2], "benchmark")
+  assert row["bicubic_psnr"] == pytest.approx(evaluation.score(bicubic, hr, 2.0, "benchmark"), abs=1e-9)
+  assert 0 < row["bicubic_lpips"] < 2 and row["bicubic_lpips"] != row["lpips"]
 
 
 @pytest.mark.parametrize("argv, words", [

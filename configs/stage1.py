@@ -1,7 +1,8 @@
 """Stage 1 of LIIFusion (paper section IV.2; reference configs/train-two-stage/train_stage1.yaml).
 
 `configs/stage1.py` is the paper's recipe on a folder of HR images (set `data.train_dir`).
-`configs/stage1.py:quick` is a CPU-sized run on scikit-image's bundled photographs (minutes on 2 cores).
+`configs/stage1.py:quick` is a CPU-sized run on scikit-image's bundled photographs (minutes on 2 cores),
+fine-tuning the bundled model (`pretrained:stage1`).
 """
 import ml_collections
 
@@ -54,6 +55,7 @@ def get_config(arg=None):
   c.shard_params = False         # True: params and optimiser state split over the devices (large models)
 
   if arg == "quick":
+    c.init_from = "pretrained:stage1"  # fine-tuning the bundled model: a sample that beats bicubic
     c.data.repeat = 1
     c.data.patch = 24
     c.data.sample_q = 576
@@ -62,7 +64,7 @@ def get_config(arg=None):
     c.batch_size = 4
     c.epochs = 20
     c.steps_per_epoch = 10
-    c.optim.lr = 2e-4
+    c.optim.lr = 2e-5
     c.optim.milestones = (15,)
     c.val_every_epochs = 10
     c.save_every_epochs = 10

@@ -51,6 +51,7 @@ def parse_args(argv):
                            f"{DEFAULT_CHUNK})")
   parser.add_argument("--json", metavar="OUT.json", help="write the results here")
   parser.add_argument("--save-images", metavar="DIR", help="write the SR images as DIR/<dataset>/x<s>/*.png")
+  cli_common.add_output_flags(parser)
   args = parser.parse_args(argv)
   if args.chunk is not None and args.chunk < 1:
     parser.error(f"--chunk must be >= 1, got {args.chunk}")
@@ -102,16 +103,17 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, budget):
       print(f"warning: skipped {reason}", file=sys.stderr)
       skipped += 1
       continue
+    cli_common.check_pixels(hr.shape[:2], args.force)
     budget.admit((lr.shape, hr.shape))
     start = time.perf_counter()
     sr = upscale(lr, hr, args.seed + i)
     seconds.append(time.perf_counter() - start)
+    cli_common.check_finite(sr, f"{dataset.name}/{dataset.names[i]}")
     psnrs.append(evaluation.score(sr, hr, scale, args.protocol))
     if lpips_fn is not None:
       lpipses.append(lpips_fn(sr, hr))
     if args.save_images:
-      stem = os.path.splitext(dataset.names[i])[0]
-      save_image(os.path.join(args.save_images, dataset.name, scale_name(scale), stem + ".png"), sr)
+      save_image(_image_path(args.save_images, dataset, scale, i), sr)
   mean = lambda values: float(np.mean(values)) if values else None
   return {
       "dataset": dataset.name, "scale": scale, "psnr": mean(psnrs), "lpips": mean(lpipses),
@@ -120,6 +122,22 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, budget):
       "peak_host_mib": round(cli_common.peak_host_mb(), 1),
       "peak_device_mib": _round(cli_common.peak_device_mb()),
   }
+
+
+def _image_path(folder, dataset, scale, index):
+  stem = os.path.splitext(dataset.names[index])[0]
+  return os.path.join(folder, dataset.name, scale_name(scale), stem + ".png")
+
+
+def _check_outputs(args, datasets):
+  """No output (the JSON report, the saved images) may be an input, nor exist without --overwrite."""
+  inputs = cli_common.input_files(args.data or [])
+  outputs = [args.json] if args.json else []
+  if args.save_images:
+    outputs += [_image_path(args.save_images, d, s, i) for d in datasets for s in args.scales
+                for i in range(len(d))]
+  for path in outputs:
+    cli_common.check_output(path, inputs, args.overwrite)
 
 
 def _round(value, digits=1):
@@ -151,6 +169,7 @@ def main(argv=None):
     cli_common.quiet_logs()
     compilation_cache.enable()
     datasets = _open_datasets(args.data)
+    _check_outputs(args, datasets)
     upscale, stage = _load_method(args)
     lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None
     report = {"method": args.method, "checkpoint": args.checkpoint if stage else None, "stage": stage,

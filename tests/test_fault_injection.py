@@ -124,6 +124,12 @@ def _remove_process_folder(step_dir):
   shutil.rmtree(step_dir / "state" / "ocdbt.process_0")
 
 
+# When one read of a damaged checkpoint fails, orbax leaves the reads of the other arrays unawaited;
+# pytest reports each as an unraisable exception when it is collected, often in a later test.
+ORBAX_UNAWAITED_READS = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@ORBAX_UNAWAITED_READS
 @pytest.mark.parametrize("damage", [_truncate_largest_array, _truncate_meta, _remove_process_folder])
 def test_damaged_checkpoint_names_the_older_steps(damage, stage1_runs, tmp_path):
   workdir = shutil.copytree(stage1_runs[0], tmp_path / "run")
@@ -135,8 +141,7 @@ def test_damaged_checkpoint_names_the_older_steps(damage, stage1_runs, tmp_path)
   load_params(older)
 
 
-# orbax leaves the reads of the other arrays unawaited when one fails; pytest reports them at collection.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@ORBAX_UNAWAITED_READS
 def test_training_resumes_from_the_newest_readable_step_exactly(stage1_runs, tmp_path, capsys):
   straight = stage1_runs[0]
   workdir = shutil.copytree(straight, tmp_path / "run")

@@ -2,23 +2,43 @@
 
 A run's are `<workdir>/checkpoints/<step>/{state,meta}`, written atomically; `meta` is JSON with the
 stage ("stage1" / "stage2") and the run's config, so a checkpoint of the wrong stage is refused with a
-clear message instead of failing deep inside a restore.
+clear message instead of failing deep inside a restore. A step that cannot be read (a truncated or
+missing file) is reported in one line: training moves it aside to `<step>.unreadable` and resumes from
+the newest readable step; eval.py and upscale.py name the older steps to pass instead.
 
 An inference file is an `.npz`: the generator params as 16-bit floats under `params/<module>/...`
 (computation stays float32; 16 bits move PSNR by less than 0.01 dB, see README) and `meta.json`, the
 stage, the run's config and its provenance (data, steps, seconds, device, commit). Those bundled in
 `liifusion_jax/pretrained/` load by name wherever a checkpoint is accepted: `pretrained:stage2`.
 """
+import collections
+import contextlib
 import json
 import pathlib
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 
 class CheckpointError(ValueError):
-  """A checkpoint that is missing or of the wrong kind."""
+  """A checkpoint that is missing, unreadable or of the wrong kind."""
+
+
+def reason(error, limit=160):
+  """The first sentence of an error, its middle cut where long: orbax's and tensorstore's run to pages,
+  and their last words say what failed ("File too large", "No space left on device")."""
+  text = str(error).strip().splitlines()[0].split(". ")[0] if str(error).strip() else type(error).__name__
+  return text if len(text) <= limit else f"{text[:limit // 2 - 5]} ... {text[-limit // 2:]}"
+
+
+def _check_shapes(saved, abstract_state, where):
+  """Refuses a checkpoint whose arrays are not the ones of `abstract_state` (another model)."""
+  count = lambda tree: collections.Counter(tuple(x.shape) for x in jax.tree.leaves(tree))
+  if count(saved) != count(abstract_state):
+    raise CheckpointError(f"{where} holds other arrays than this run's state (another model or "
+                          "another version wrote it)")
 
 
 def _manager(directory, keep=None, read_only=False):
@@ -38,18 +58,65 @@ class RunCheckpoints:
     return self.manager.latest_step()
 
   def save(self, step, state, meta):
-    self.manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+    """Starts writing `step` (orbax finishes it in a thread); a failed write, this one's or the one
+    before's (a full disk, no permission), is a CheckpointError."""
+    with self._failures_as_errors():
+      self.manager.save(step, args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
 
-  def restore(self, step, abstract_state, stage):
+  def restore(self, step, abstract_state, stage, check_meta=None):
+    """The state of `step`; CheckpointError for a wrong stage, or what `check_meta(meta, where)` refuses."""
+    where = self.directory / str(step)
     meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-    check_stage(meta, stage, self.directory / str(step))
+    check_stage(meta, stage, where)
+    if check_meta is not None:
+      check_meta(meta, where)
+    _check_shapes(ocp.StandardCheckpointHandler().metadata(where / "state"), abstract_state, where)
     restored = self.manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract_state)))
     return restored["state"]
 
+  def restore_latest(self, abstract_state, stage, check_meta=None):
+    """(step, state) of the newest readable step, or (0, None) where there is none.
+
+    Unreadable steps are moved aside (nothing is deleted) so that the run can save those steps again.
+    """
+    for step in sorted(self.manager.all_steps(), reverse=True):
+      try:
+        return step, self.restore(step, abstract_state, stage, check_meta)
+      except CheckpointError:
+        raise
+      except Exception as error:  # damage fails anywhere: json, orbax, tensorstore (a bare Exception)
+        aside = self._set_aside(step)
+        if jax.process_index() == 0:
+          print(f"warning: checkpoint {self.directory / str(step)} cannot be read ({reason(error)}); "
+                f"moved to {aside}, trying the previous step")
+    return 0, None
+
+  def _set_aside(self, step):
+    """Renames an unreadable step folder to `<step>.unreadable` (process 0; the others wait)."""
+    aside = self.directory / f"{step}.unreadable"
+    suffix = 1
+    while aside.exists():
+      suffix += 1
+      aside = self.directory / f"{step}.unreadable{suffix}"
+    if jax.process_index() == 0:
+      (self.directory / str(step)).rename(aside)
+    multihost_utils.sync_global_devices(f"liifusion_set_aside_{step}")
+    self.manager.reload()
+    return aside
+
   def wait(self):
-    self.manager.wait_until_finished()
+    with self._failures_as_errors():
+      self.manager.wait_until_finished()
+
+  @contextlib.contextmanager
+  def _failures_as_errors(self):
+    try:
+      yield
+    except Exception as error:  # orbax's writer threads raise OSError, or tensorstore's ValueError
+      raise CheckpointError(f"writing a checkpoint to {self.directory} failed ({reason(error)}); the "
+                            "earlier checkpoints are kept") from error
 
   def close(self):
     self.manager.close()
@@ -143,12 +210,29 @@ def load_inference_file(spec):
 
 def load_params(path, expected_stage=None):
   """(params, meta) of the latest checkpoint under `path` (or of an inference file), as host numpy
-  arrays."""
+  arrays.
+
+  A step that cannot be read is a CheckpointError naming the older steps that could be passed instead.
+  """
   if is_inference_file(path):
     params, meta = load_inference_file(path)
     check_stage(meta, expected_stage, path)
     return params, meta
   directory, step = locate(path)
+  try:
+    return _load_params(directory, step, expected_stage)
+  except CheckpointError:
+    raise
+  except Exception as error:  # damage fails anywhere: json, orbax, tensorstore (a bare Exception)
+    older = sorted((int(p.name) for p in directory.iterdir() if p.name.isdigit() and int(p.name) < step),
+                   reverse=True)
+    hint = (f"; pass an older step instead: {', '.join(str(directory / str(s)) for s in older)}"
+            if older else "")
+    message = f"checkpoint {directory / str(step)} cannot be read ({reason(error)}){hint}"
+  raise CheckpointError(message)
+
+
+def _load_params(directory, step, expected_stage):
   manager = _manager(directory, read_only=True)
   meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
   check_stage(meta, expected_stage, directory / str(step))

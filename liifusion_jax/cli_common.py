@@ -1,10 +1,14 @@
-"""What eval.py and upscale.py share: one-line errors for user mistakes, scale parsing, memory use."""
+"""What eval.py and upscale.py share: one-line errors for user mistakes, scale parsing, memory use,
+guards on outputs (never an input, never an existing file without --overwrite, never past the pixel
+budget without --force)."""
 import argparse
 import contextlib
+import os
 import resource
 import sys
 
 import jax
+import numpy as np
 from absl import logging as absl_logging
 
 from liifusion_jax.checkpoints import CheckpointError
@@ -15,8 +19,12 @@ class UsageError(ValueError):
   """A user mistake found after argument parsing (bad combination of options, a bad file, ...)."""
 
 
-# User errors: reported in one line with no traceback. Anything else is a bug and keeps its traceback.
-USER_ERRORS = (UsageError, ImageError, CheckpointError, OSError)
+# User errors (and the system's: a full disk, no memory): reported in one line with no traceback.
+# Anything else is a bug and keeps its traceback.
+USER_ERRORS = (UsageError, ImageError, CheckpointError, OSError, MemoryError)
+# Output images past this many pixels need --force: each costs about 12 bytes a pixel as [0, 1]
+# floats, plus the decoder's coordinates (0.8 GB and more at this size).
+MAX_PIXELS = 8192 * 8192
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -27,7 +35,9 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def fail(message, code=1):
-  print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+  # A bare MemoryError has no message: its name says enough.
+  text = " ".join(str(message).split()) or type(message).__name__
+  print(f"error: {text}", file=sys.stderr)
   raise SystemExit(code)
 
 
@@ -40,6 +50,55 @@ def user_errors():
     fail(error)
   except KeyboardInterrupt:
     fail("interrupted", code=130)
+
+
+def add_output_flags(parser):
+  """--overwrite and --force, the two ways past the output guards."""
+  parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
+  parser.add_argument("--force", action="store_true",
+                      help=f"make outputs over {MAX_PIXELS / 1e6:.1f} megapixels ({_side(MAX_PIXELS)}x"
+                           f"{_side(MAX_PIXELS)}) too")
+
+
+def _side(pixels):
+  return int(pixels ** 0.5)
+
+
+def input_files(paths):
+  """The real paths (symlinks resolved) of every file named by `paths` or found under them."""
+  found = set()
+  for path in paths:
+    if os.path.isdir(path):
+      for root, _, names in os.walk(path, followlinks=True):
+        found.update(os.path.realpath(os.path.join(root, n)) for n in names)
+    else:
+      found.add(os.path.realpath(path))
+  return found
+
+
+def check_output(path, inputs, overwrite):
+  """Refuses to write `path` where it is one of `inputs` (real paths) or exists without `overwrite`."""
+  if os.path.realpath(path) in inputs:
+    raise UsageError(f"the output {path} is one of the inputs ({os.path.realpath(path)}); choose "
+                     "another output")
+  if os.path.lexists(path) and not overwrite:
+    raise UsageError(f"the output {path} exists already; pass --overwrite to replace it")
+
+
+def check_pixels(hw, force):
+  """Refuses an output image of more than MAX_PIXELS pixels unless `force`."""
+  h, w = hw
+  if h * w > MAX_PIXELS and not force:
+    raise UsageError(f"the output would be {w}x{h} ({h * w / 1e6:.1f} megapixels), over the budget of "
+                     f"{MAX_PIXELS / 1e6:.1f} ({_side(MAX_PIXELS)}x{_side(MAX_PIXELS)}); pass --force to "
+                     "make it anyway")
+
+
+def check_finite(image, name):
+  """Refuses a model output holding NaN or inf (the parameters of a diverged training run)."""
+  if not np.isfinite(image).all():
+    raise UsageError(f"the model's output for {name} holds NaN or inf: the checkpoint's parameters "
+                     "are broken (diverged training?); try an earlier checkpoint")
 
 
 def parse_scale(text):

@@ -21,7 +21,10 @@ def load_config(spec, lock=True):
   module_spec.loader.exec_module(module)
   if not hasattr(module, "get_config"):
     raise ConfigError(f"{path} defines no get_config()")
-  config = module.get_config(arg or None)
+  try:
+    config = module.get_config(arg or None)
+  except ValueError as error:  # an unknown variant (PATH:NAME)
+    raise ConfigError(f"{path}: {error}") from None
   if lock:
     config.lock()
   return config
@@ -82,3 +85,20 @@ def apply_overrides(config, overrides):
       except ConfigError as error:
         raise ConfigError(f"{key}: {error}") from None
   return config
+
+
+def flat_items(tree, prefix=""):
+  """{dotted key: value} of a nested dict (a config as JSON)."""
+  items = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      items.update(flat_items(value, f"{prefix}{key}."))
+    else:
+      items[f"{prefix}{key}"] = value
+  return items
+
+
+def differences(old, new):
+  """{dotted key: (old value, new value)} of the keys where two configs (nested dicts) differ."""
+  old, new = flat_items(old), flat_items(new)
+  return {k: (old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}

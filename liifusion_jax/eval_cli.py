@@ -61,6 +61,7 @@ def parse_args(argv):
                            "div2k/DIV2K_valid_HR, celeba_hq, ...)")
   parser.add_argument("--json", metavar="OUT.json", help="write the results here")
   parser.add_argument("--save-images", metavar="DIR", help="write the SR images as DIR/<dataset>/x<s>/*.png")
+  cli_common.add_output_flags(parser)
   args = parser.parse_args(argv)
   if args.chunk is not None and args.chunk < 1:
     parser.error(f"--chunk must be >= 1, got {args.chunk}")
@@ -123,9 +124,11 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
       print(f"warning: skipped {reason}", file=sys.stderr)
       skipped += 1
       continue
+    cli_common.check_pixels(hr.shape[:2], args.force)
     start = time.perf_counter()
     sr = upscale(lr, hr, args.seed + i)
     seconds.append(time.perf_counter() - start)
+    cli_common.check_finite(sr, f"{dataset.name}/{dataset.names[i]}")
     psnrs.append(evaluation.score(sr, hr, scale, args.protocol))
     if lpips_fn is not None:
       lpipses.append(lpips_fn(sr, hr))
@@ -135,8 +138,7 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
       if lpips_fn is not None:
         base_lpipses.append(lpips_fn(base, hr))
     if args.save_images:
-      stem = os.path.splitext(dataset.names[i])[0]
-      save_image(os.path.join(args.save_images, dataset.name, scale_name(scale), stem + ".png"), sr)
+      save_image(_image_path(args.save_images, dataset, scale, i), sr)
   mean = lambda values: float(np.mean(values)) if values else None
   return {
       "dataset": dataset.name, "scale": scale, "psnr": mean(psnrs), "lpips": mean(lpipses),
@@ -146,6 +148,22 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
       "peak_host_mib": round(cli_common.peak_host_mb(), 1),
       "peak_device_mib": _round(cli_common.peak_device_mb()),
   }
+
+
+def _image_path(folder, dataset, scale, index):
+  stem = os.path.splitext(dataset.names[index])[0]
+  return os.path.join(folder, dataset.name, scale_name(scale), stem + ".png")
+
+
+def _check_outputs(args, datasets, data_paths):
+  """No output (the JSON report, the saved images) may be an input, nor exist without --overwrite."""
+  inputs = cli_common.input_files(data_paths)
+  outputs = [args.json] if args.json else []
+  if args.save_images:
+    outputs += [_image_path(args.save_images, d, s, i) for d in datasets for s in args.scales
+                for i in range(len(d))]
+  for path in outputs:
+    cli_common.check_output(path, inputs, args.overwrite)
 
 
 def _round(value, digits=1):
@@ -178,7 +196,7 @@ def run_table(args):
   paper's figures."""
   table = paper_tables.TABLES[args.table]
   args.scales, args.protocol = list(table.scales), table.protocol
-  datasets = []
+  datasets, paths = [], []
   for name, relative in table.datasets:
     path = os.path.join(args.data_root, relative)
     if not os.path.isdir(path):
@@ -186,8 +204,10 @@ def run_table(args):
       continue
     datasets.append(eval_data.open_dataset(path, table.first_k))
     datasets[-1].name = name
+    paths.append(path)
   if not datasets:
     raise cli_common.UsageError(f"none of table {args.table}'s data sets is under {args.data_root}")
+  _check_outputs(args, datasets, paths)
   methods = [("Bicubic", _load_method(args, "bicubic")[0])]
   if args.method == "model":
     upscale, stage = _load_method(args, "model")
@@ -233,6 +253,7 @@ def main(argv=None):
     if args.table is not None:
       return run_table(args)
     datasets = _open_datasets(args.data)
+    _check_outputs(args, datasets, args.data or [])
     upscale, stage = _load_method(args)
     baseline = _load_method(args, "bicubic")[0] if stage else None  # bicubic beside a model
     lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None

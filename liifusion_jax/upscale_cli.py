@@ -54,6 +54,7 @@ def parse_args(argv):
                       help=f"LR pixels per tile side, a multiple of {WINDOW} (default {DEFAULT_TILE}): "
                            f"larger images are encoded tile by tile with a halo, in bounded memory; "
                            f"0: whole images")
+  cli_common.add_output_flags(parser)
   args = parser.parse_args(argv)
   if args.chunk is not None and args.chunk < 1:
     parser.error(f"--chunk must be >= 1, got {args.chunk}")
@@ -118,18 +119,35 @@ def make_upscale(args):
 def _read(src, args):
   """The input image and its output size (both checked before any work)."""
   lr = load_image(src)
-  return lr, output_size(lr.shape[:2], args.scale, args.size)
+  out_hw = output_size(lr.shape[:2], args.scale, args.size)
+  cli_common.check_pixels(out_hw, args.force)
+  return lr, out_hw
+
+
+def _upscale_and_save(upscale, lr, out_hw, src, dst):
+  sr = upscale(lr, out_hw)
+  cli_common.check_finite(sr, src)
+  save(dst, sr)
 
 
 def _jobs(args):
-  """[(input path, output path)] and whether the input is a folder."""
+  """[(input path, output path)] and whether the input is a folder; every output checked (no input
+  overwritten, symlinks resolved; no existing file replaced without --overwrite)."""
+  jobs, folder = _planned_jobs(args)
+  inputs = cli_common.input_files([args.input])
+  for _, dst in jobs:
+    cli_common.check_output(dst, inputs, args.overwrite)
+  return jobs, folder
+
+
+def _planned_jobs(args):
   src, dst = args.input, args.output
   if not os.path.exists(src):
     raise FileNotFoundError(f"input {src} does not exist")
   if os.path.isdir(src):
     if os.path.isfile(dst):
       raise UsageError(f"the input is a folder, so the output must be a folder too, but {dst} is a file")
-    if os.path.abspath(src) == os.path.abspath(dst):
+    if os.path.realpath(src) == os.path.realpath(dst):
       raise UsageError("the output folder is the input folder: the images would be overwritten")
     return [(p, os.path.join(dst, output_name(os.path.basename(p)))) for p in list_images(src)], True
   if os.path.isdir(dst) or dst.endswith(os.sep):
@@ -150,7 +168,7 @@ def main(argv=None):
     if not folder:
       (src, dst), = jobs
       lr, (h, w) = _read(src, args)  # a bad input fails before the checkpoint is loaded
-      save(dst, make_upscale(args)(lr, (h, w)))
+      _upscale_and_save(make_upscale(args), lr, (h, w), src, dst)
       print(f"wrote {dst} ({w}x{h}{', bicubic | model' if args.compare else ''})")
       return 0
     upscale = make_upscale(args)
@@ -158,7 +176,7 @@ def main(argv=None):
     for src, dst in tqdm(jobs, desc="upscaling", unit="image", disable=None):
       try:
         lr, out_hw = _read(src, args)
-        save(dst, upscale(lr, out_hw))
+        _upscale_and_save(upscale, lr, out_hw, src, dst)
       except cli_common.USER_ERRORS as error:  # one bad file does not stop the others
         tqdm.write(f"warning: {' '.join(str(error).split())}", file=sys.stderr)
         failed.append(src)

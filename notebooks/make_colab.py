@@ -93,7 +93,7 @@ from liifusion_jax.eval_cli import main as evaluate
 
 data = ["--data", *EVAL_DATA] if EVAL_DATA else []
 assert evaluate(["--checkpoint", stage2_dir, "--scales", EVAL_SCALES, *data,
-                 "--json", f"{RUNS}/eval_stage2.json"]) == 0
+                 "--json", f"{RUNS}/eval_stage2.json", "--overwrite"]) == 0  # the cell can run again
 assert evaluate(["--method", "bicubic", "--lpips", "--scales", EVAL_SCALES, *data]) == 0"""),
     ("markdown", """\
 ## Upscale your image
@@ -116,7 +116,8 @@ else:
 from liifusion_jax.upscale_cli import main as upscale
 
 output_path = f"{RUNS}/upscaled.png"
-assert upscale([image_path, "-o", output_path, "--checkpoint", stage2_dir, "--scale", str(UPSCALE)]) == 0
+assert upscale([image_path, "-o", output_path, "--checkpoint", stage2_dir, "--scale", str(UPSCALE),
+                "--overwrite"]) == 0
 sr = Image.open(output_path)
 bicubic = Image.open(image_path).convert("RGB").resize(sr.size, Image.BICUBIC)
 side_by_side = Image.new("RGB", (2 * sr.width, sr.height))

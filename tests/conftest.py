@@ -74,3 +74,18 @@ def stage2_ckpt(tmp_path_factory):
   from random_checkpoints import write_checkpoint
 
   return write_checkpoint(tmp_path_factory.mktemp("stage2"), "stage2")
+
+
+@pytest.fixture(scope="session")
+def stage1_runs(tmp_path_factory):
+  """A straight 4-step stage-1 run (checkpoints 2 and 4), and a 2-step run resumed to 4 steps in a
+  second call. Tests that change a run work on a copy."""
+  from liifusion_jax.train import loop
+  from train_helpers import tiny_config
+
+  straight = tmp_path_factory.mktemp("straight")
+  loop.train(tiny_config("stage1", 2), straight)
+  resumed = tmp_path_factory.mktemp("resumed")
+  loop.train(tiny_config("stage1", 1), resumed)
+  loop.train(tiny_config("stage1", 2), resumed)
+  return straight, resumed

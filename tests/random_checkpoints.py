@@ -2,29 +2,18 @@
 
 Parameter shapes come from `jax.eval_shape` of the model's init (a compiled init takes 10-25 s on CPU);
 values follow PyTorch's default init: kernels U(+-1/sqrt(fan_in)), biases 0, LayerNorm scales 1.
-Stage 2's tree is taken through `train_forward` so it also holds the HR prior encoder stage 1 needs;
-a stage-1 tree is the subset a stage-1 model declares.
+Stage 2's tree also holds the HR prior encoder stage 1 needs; a stage-1 tree is the subset a stage-1
+model declares.
 """
 import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from liifusion_jax.checkpoints import save_params
-from liifusion_jax.upscaler import build_model
+from liifusion_jax.convert import model_param_shapes as _shapes
 
 CHUNK = 4096
-
-
-def _shapes(stage):
-  model = build_model(stage, {})
-  lr, coord, cell = jnp.zeros((1, 8, 8, 3)), jnp.zeros((1, 4, 2)), jnp.full((1, 4, 2), 0.125)
-  key = jax.random.PRNGKey(0)
-  if stage == "stage1":
-    return jax.eval_shape(model.init, key, lr, jnp.zeros((1, 16, 16, 3)), coord, cell)["params"]
-  return jax.eval_shape(lambda k: model.init(k, lr, jnp.zeros((1, 16, 16, 6)), coord, cell,
-                                             jnp.zeros((1, 256)), method="train_forward"), key)["params"]
 
 
 def _fill(path, leaf, rng, gain):

@@ -27,3 +27,13 @@ def test_cli_reports_bad_input(tmp_path, capsys):
   np.savez(tmp_path / "partial.npz", **{"sd/encoder.head.0.weight": np.zeros((64, 3, 3, 3))})
   assert main([str(tmp_path / "partial.npz"), str(tmp_path / "out")]) == 1
   assert "missing" in capsys.readouterr().err
+
+
+def test_cli_refuses_weights_of_another_shape(golden, tmp_path, capsys):
+  arrays = dict(golden("stage1"))
+  arrays["sd/encoder.head.0.weight"] = arrays["sd/encoder.head.0.weight"][:32]  # 32 of 64 filters
+  np.savez(tmp_path / "narrow.npz", **arrays)
+  assert main([str(tmp_path / "narrow.npz"), str(tmp_path / "out")]) == 1
+  err = capsys.readouterr().err
+  assert "do not fit the model: ['encoder']['head']['kernel'] is (3, 3, 3, 32)" in err, err
+  assert not (tmp_path / "out").exists()

@@ -1,5 +1,6 @@
 import json
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
@@ -147,3 +148,36 @@ def test_bad_files(tmp_path, capsys):
   empty.mkdir()
   assert "no images" in one_line_user_error(eval_cli.main, ["--method", "bicubic", "--data", str(empty)], capsys)
   assert "no checkpoint" in one_line_user_error(eval_cli.main, ["--checkpoint", str(empty), "--data", str(folder)], capsys)
+
+
+def test_outputs_never_replace_inputs_or_existing_files(tmp_path, capsys):
+  folder = _write_folder(tmp_path / "x2", [(40, 40)])  # dataset "x2"
+  good = folder / "img0.png"
+  earlier = tmp_path / "earlier.json"
+  earlier.write_text("{}")
+  (tmp_path / "saved").mkdir()
+  (tmp_path / "saved" / "x2").symlink_to(tmp_path)  # saved/x2/x2/img0.png is the input itself
+  before = {p: p.read_bytes() for p in (good, earlier)}
+  cases = {
+      "is one of the inputs": ["--json", str(good)],
+      "exists already; pass --overwrite": ["--json", str(earlier)],
+      "x2/x2/img0.png is one of the inputs": ["--save-images", str(tmp_path / "saved")],
+  }
+  for words, argv in cases.items():
+    message = one_line_user_error(eval_cli.main, ["--method", "bicubic", "--scales", "2", "--data",
+                                                  str(folder), *argv], capsys)
+    assert words in message, message
+  assert {p: p.read_bytes() for p in before} == before
+
+
+def test_non_finite_model_output_fails(tmp_path, capsys):
+  from random_checkpoints import CHUNK, random_params
+
+  from liifusion_jax.checkpoints import save_params
+
+  diverged = jax.tree.map(lambda x: np.full_like(x, np.nan), random_params("stage1"))
+  save_params(tmp_path / "nan", diverged, {"stage": "stage1", "config": {"model": {}, "eval_chunk": CHUNK}})
+  folder = _write_folder(tmp_path / "set", [(40, 40)])
+  message = one_line_user_error(eval_cli.main, ["--checkpoint", str(tmp_path / "nan"), "--data", str(folder),
+                                                "--scales", "2"], capsys)
+  assert "holds NaN or inf" in message and "set/img0.png" in message

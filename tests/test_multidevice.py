@@ -26,6 +26,9 @@ TOL = 1e-5
 def cpu_env(devices=None):
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
   env["JAX_PLATFORMS"] = "cpu"
+  # The worker runs as a script (sys.path[0] is tests/): it must import this checkout's package, not
+  # whichever one the environment has installed.
+  env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
   if devices:
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
   return env

@@ -1,5 +1,5 @@
 """End to end: training on the built-in photographs, exact resume, stage 2 from stage 1, bad configs."""
-import json
+import shutil
 
 import jax
 import numpy as np
@@ -8,37 +8,7 @@ import pytest
 from liifusion_jax.checkpoints import CheckpointError, load_params
 from liifusion_jax.config import ConfigError, apply_overrides, load_config
 from liifusion_jax.train import cli, loop
-
-TINY = ["data.patch=16", "batch_size=2", "data.sample_q=64", "data.scale_max=2.0", "steps_per_epoch=2",
-        "val_crop=48", "val_scales=(2.0,)", "save_every_epochs=1", "val_every_epochs=2",
-        "log_every_steps=1", "data.num_workers=0"]
-
-
-def tiny_config(stage, epochs, *extra):
-  config = load_config(f"configs/{stage}.py:quick")
-  return apply_overrides(config, [*TINY, f"epochs={epochs}", *extra])
-
-
-def losses(workdir):
-  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-  return {r["step"]: r.get("loss", r.get("g_loss")) for r in records
-          if "loss" in r or "g_loss" in r}
-
-
-def assert_trees_equal(a, b):
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
-
-@pytest.fixture(scope="module")
-def stage1_runs(tmp_path_factory):
-  """A straight 4-step stage-1 run, and a 2-step run resumed to 4 steps in a second process call."""
-  straight = tmp_path_factory.mktemp("straight")
-  loop.train(tiny_config("stage1", 2), straight)
-  resumed = tmp_path_factory.mktemp("resumed")
-  loop.train(tiny_config("stage1", 1), resumed)
-  loop.train(tiny_config("stage1", 2), resumed)
-  return straight, resumed
+from train_helpers import assert_trees_equal, checkpoint_steps, losses, records, tiny_config
 
 
 def test_stage1_run_leaves_checkpoint_sample_and_logs(stage1_runs):
@@ -46,18 +16,20 @@ def test_stage1_run_leaves_checkpoint_sample_and_logs(stage1_runs):
   params, meta = load_params(straight, expected_stage="stage1")
   assert meta["stage"] == "stage1" and meta["config"]["batch_size"] == 2
   assert set(params) == {"encoder", "prior_encoder", "prior_injector", "decoder"}
-  assert sorted(int(p.name) for p in (straight / "checkpoints").iterdir() if p.name.isdigit()) == [2, 4]
+  assert checkpoint_steps(straight) == [2, 4]
   for name in ("lr", "bicubic", "model", "hr"):
     assert (straight / "samples" / f"x2_{name}.png").is_file()
-  records = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
-  assert any("val_psnr_x2" in r and np.isfinite(r["val_psnr_x2"]) for r in records)
-  assert "bicubic_psnr" in records[-1]
+  rows = records(straight)
+  assert any("val_psnr_x2" in r and np.isfinite(r["val_psnr_x2"]) for r in rows)
+  assert "bicubic_psnr" in rows[-1]
 
 
 def test_stage1_resume_is_exact(stage1_runs):
   straight, resumed = stage1_runs
   assert_trees_equal(load_params(straight)[0], load_params(resumed)[0])
   assert losses(straight) == losses(resumed)  # same data order after the restart
+  logged = [r["step"] for r in records(resumed) if "loss" in r]
+  assert logged == [1, 2, 3, 4]  # no row twice
 
 
 def test_stage1_steps_reduce_loss_on_a_batch():
@@ -99,11 +71,13 @@ def test_stage2_freezes_prior_encoder_and_trains_the_rest(stage2_run):
   assert {"condition_encoder", "prior_generator"} <= set(after)
 
 
-def test_stage2_resume_is_exact(stage2_run, tmp_path):
+def test_stage2_resume_is_exact_without_its_init_from_run(stage2_run, tmp_path):
   stage1_dir, straight = stage2_run
-  overrides = (f"init_from={stage1_dir}", "steps_per_epoch=1")
+  init_from = shutil.copytree(stage1_dir, tmp_path / "stage1")
+  overrides = (f"init_from={init_from}", "steps_per_epoch=1")
   loop.train(tiny_config("stage2", 2, *overrides), straight_two := tmp_path / "straight")
   loop.train(tiny_config("stage2", 1, *overrides), resumed := tmp_path / "resumed")
+  shutil.rmtree(init_from)  # a resumed run takes everything from its own checkpoint
   loop.train(tiny_config("stage2", 2, *overrides), resumed)
   assert_trees_equal(load_params(straight_two)[0], load_params(resumed)[0])
 

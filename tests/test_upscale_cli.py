@@ -95,3 +95,37 @@ def test_bad_input(case, words, tmp_path, capsys):
   }[case]
   assert words in one_line_user_error(upscale_cli.main, argv + ["--checkpoint", str(empty)], capsys)
   assert not (tmp_path / "out.png").exists()
+
+
+def test_outputs_never_replace_inputs_or_existing_files(tmp_path, capsys):
+  """Refused before the checkpoint is read, so none is needed; the files stay as they were."""
+  photos = tmp_path / "photos"
+  photos.mkdir()
+  victim = photos / "victim.png"
+  Image.fromarray(smooth_photo(20, 24)).save(victim)
+  (tmp_path / "link").symlink_to(photos)
+  (tmp_path / "done.png").write_bytes(b"an earlier result")
+  before = {p: p.read_bytes() for p in (victim, tmp_path / "done.png")}
+  cases = {
+      "is one of the inputs": [str(victim), "-o", str(victim)],
+      "would be overwritten": [str(photos), "-o", str(tmp_path / "link")],  # a symlink to the input
+      "exists already; pass --overwrite": [str(victim), "-o", str(tmp_path / "done.png")],
+  }
+  for words, argv in cases.items():
+    message = one_line_user_error(upscale_cli.main, argv + ["--scale", "2", "--checkpoint", "none"], capsys)
+    assert words in message, message
+  assert {p: p.read_bytes() for p in before} == before
+  # --overwrite lets the existing output through (to the checkpoint, which is missing here)
+  message = one_line_user_error(upscale_cli.main, [str(victim), "-o", str(tmp_path / "done.png"),
+                                                   "--scale", "2", "--checkpoint", "none", "--overwrite"],
+                                capsys)
+  assert "checkpoint path not found" in message
+
+
+@pytest.mark.parametrize("scale", ["1000", "1e9"])
+def test_outputs_over_the_pixel_budget_need_force(scale, tmp_path, capsys):
+  src = tmp_path / "in.png"
+  Image.fromarray(smooth_photo(64, 64)).save(src)
+  message = one_line_user_error(upscale_cli.main, [str(src), "-o", str(tmp_path / "o.png"), "--scale", scale,
+                                                   "--checkpoint", "none"], capsys)
+  assert "over the budget of 67.1 (8192x8192); pass --force" in message

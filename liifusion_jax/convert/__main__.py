@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from liifusion_jax.checkpoints import save_params
-from liifusion_jax.convert import params_from_state_dict
+from liifusion_jax.convert import check_shapes, params_from_state_dict
 
 
 def read_state_dict(path):
@@ -46,6 +46,7 @@ def main(argv=None):
     if not state_dict:
       raise ValueError(f"{args.reference} holds no state_dict entries")
     stage, params = params_from_state_dict(state_dict)
+    check_shapes(stage, params)  # else eval.py would fail later, deep in the model
     save_params(out, params, {"stage": stage, "config": {"model": {}}, "source": str(args.reference)})
   except (OSError, ImportError, KeyError, ValueError) as error:
     print(f"error: {error}", file=sys.stderr)

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from liifusion_jax.config import ConfigError
 from liifusion_jax.coords import make_cell, make_coord
 from liifusion_jax.data.images import as_float01
 from liifusion_jax.data.resize import resize_pil_bicubic
@@ -31,17 +32,17 @@ def bucket_size(size, bucket):
 
 
 def check_sampler_args(images, *, patch, scale_min, scale_max, sample_q, sample_patch):
-  """Raises ValueError for settings no batch can satisfy (checked once before training)."""
+  """Raises ConfigError for settings no batch can satisfy (checked once before training)."""
   if not 1 <= scale_min <= scale_max:
-    raise ValueError(f"need 1 <= scale_min <= scale_max, got {scale_min}, {scale_max}")
+    raise ConfigError(f"need 1 <= scale_min <= scale_max, got {scale_min}, {scale_max}")
   if not sample_patch and sample_q > crop_size(patch, scale_min) ** 2:
-    raise ValueError(f"sample_q={sample_q} exceeds the {crop_size(patch, scale_min) ** 2} HR pixels "
+    raise ConfigError(f"sample_q={sample_q} exceeds the {crop_size(patch, scale_min) ** 2} HR pixels "
                      f"of the smallest crop ({crop_size(patch, scale_min)} px at scale {scale_min})")
   crop = crop_size(patch, scale_max)
   sizes = [images.hw(i) for i in range(len(images))]
   if not any(min(hw) >= crop for hw in sizes):
     biggest = max(sizes, key=min)
-    raise ValueError(f"no image can supply a {crop} x {crop} HR crop (patch {patch} at scale_max "
+    raise ConfigError(f"no image can supply a {crop} x {crop} HR crop (patch {patch} at scale_max "
                      f"{scale_max}); the largest is {biggest[0]} x {biggest[1]}")
 
 

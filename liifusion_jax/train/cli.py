@@ -7,6 +7,11 @@ import sys
 from liifusion_jax.checkpoints import CheckpointError
 from liifusion_jax.config import ConfigError, apply_overrides, load_config
 from liifusion_jax.data.images import ImageError
+from liifusion_jax.train.errors import TrainingError
+
+# The project's own errors (and the system's: a full disk, no memory) end in one line and exit 1;
+# anything else is a bug and keeps its traceback.
+ONE_LINE_ERRORS = (ConfigError, CheckpointError, ImageError, TrainingError, OSError, MemoryError)
 
 
 def parse_args(argv):
@@ -31,12 +36,44 @@ def default_workdir(config_spec):
   return str(pathlib.Path("runs") / "_".join(filter(None, (pathlib.Path(path).stem, variant))))
 
 
+class _OrbaxEchoes(logging.Filter):
+  """Drops the error records in which orbax's writer threads echo a failed write (one per array, each
+  with its traceback: thousands of lines for a full disk); the save raises it in one line anyway."""
+
+  def filter(self, record):
+    if record.levelno < logging.ERROR:
+      return True
+    return not ("/orbax/" in record.pathname or "exception was never retrieved" in record.getMessage())
+
+
+def _quiet_orbax_echoes():
+  echoes = _OrbaxEchoes()
+  for name in ("absl", "asyncio"):  # orbax logs through absl, its asyncio tasks through asyncio
+    logging.getLogger(name).addFilter(echoes)
+  # After a failed write orbax closes its event loop; tensorstore then reports each write still in
+  # flight as an unraisable "Event loop is closed", hundreds of tracebacks before the one-line error.
+  default_hook = sys.unraisablehook
+
+  def hook(unraisable):
+    error = unraisable.exc_value
+    if not (isinstance(error, RuntimeError) and str(error) == "Event loop is closed"):
+      default_hook(unraisable)
+
+  sys.unraisablehook = hook
+
+
+def one_line(error):
+  """An error's message on one line, or its type's name where it has none (a bare MemoryError)."""
+  return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv):
   args, overrides = parse_args(argv)
   if args.workdir is None:
     args.workdir = default_workdir(args.config)
     print(f"workdir: {args.workdir}")
   logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+  _quiet_orbax_echoes()
   try:
     config = apply_overrides(load_config(args.config), overrides)
     from liifusion_jax.train import distributed  # jax starts here, after the cheap checks
@@ -45,9 +82,8 @@ def main(argv):
     compilation_cache.enable()  # a resumed run loads its compiled steps
     from liifusion_jax.train import loop
     loop.train(config, args.workdir)
-  except (ConfigError, CheckpointError, ImageError, FileNotFoundError, NotADirectoryError,
-          ValueError) as error:
-    print(f"error: {error}", file=sys.stderr)
+  except ONE_LINE_ERRORS as error:
+    print(f"error: {one_line(error)}", file=sys.stderr)
     return 1
   except KeyboardInterrupt:
     print("interrupted: the last saved checkpoint stays; run the same command to resume",

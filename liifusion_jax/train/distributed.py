@@ -11,6 +11,8 @@ import os
 
 import jax
 
+from liifusion_jax.config import ConfigError
+
 _CLUSTER_SIZES = ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE")
 
 
@@ -23,7 +25,7 @@ def settings(environ=None):
       if environ.get(name):
         kwargs[key] = int(environ[name])
       elif not _in_cluster(environ):
-        raise ValueError(f"JAX_COORDINATOR_ADDRESS is set, so {name} must be set too (JAX_NUM_PROCESSES: "
+        raise ConfigError(f"JAX_COORDINATOR_ADDRESS is set, so {name} must be set too (JAX_NUM_PROCESSES: "
                          "the number of processes; JAX_PROCESS_ID: this one's index, from 0)")
     return kwargs
   return {} if _in_cluster(environ) else None

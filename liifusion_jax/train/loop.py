@@ -1,11 +1,15 @@
 """The training loop of both stages, top to bottom: data, state (or resume), steps, logs, checkpoints.
 
-A run lives in one workdir: `config.json`, `metrics.jsonl`, `checkpoints/<step>/`, `samples/`.
-If the workdir holds a checkpoint, training resumes from it exactly: same step, optimiser state and
-data order (batch k is a pure function of (seed, k), see data/pipeline.py).
+A run lives in one workdir: `config.json`, `metrics.jsonl`, `checkpoints/<step>/`, `samples/`, and
+`.lock` (one training process per workdir). If the workdir holds a checkpoint, training resumes from
+the newest readable one exactly: same step, optimiser state and data order (batch k is a pure function
+of (seed, k), see data/pipeline.py). Losses and parameters are checked for NaN/inf before anything is
+logged, saved or validated: a diverged run stops and leaves the earlier checkpoints and samples as
+they were.
 """
 import collections
 import contextlib
+import functools
 import json
 import math
 import pathlib
@@ -17,17 +21,22 @@ import numpy as np
 from tqdm import tqdm
 
 from liifusion_jax import evaluation
-from liifusion_jax.checkpoints import RunCheckpoints
+from liifusion_jax.checkpoints import CheckpointError, RunCheckpoints
+from liifusion_jax.config import differences
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
-from liifusion_jax.train import sharding
+from liifusion_jax.train import preflight, sharding, workdir_lock
 from liifusion_jax.train import stage1 as stage1_task
 from liifusion_jax.train import stage2 as stage2_task
+from liifusion_jax.train.errors import TrainingError
 from liifusion_jax.upscaler import Upscaler
 
 TASKS = {"stage1": stage1_task, "stage2": stage2_task}
+VAL_PROTOCOL = "div2k"
+# Keys a resumed run must share with its checkpoint: they decide what the saved arrays mean.
+RESUME_KEYS = ("stage", "loss", "model.")
 
 
 def _train_source(data):
@@ -68,7 +77,7 @@ def validation_images(source, crop):
   return result
 
 
-def validate(upscaler, hr_images, scales, protocol="div2k", seed=0, lpips_params=None):
+def validate(upscaler, hr_images, scales, protocol=VAL_PROTOCOL, seed=0, lpips_params=None):
   """Mean PSNR (and LPIPS, given its params) per scale of the model and of bicubic."""
   results = {}
   for scale in scales:
@@ -86,7 +95,7 @@ def validate(upscaler, hr_images, scales, protocol="div2k", seed=0, lpips_params
   return results
 
 
-def write_sample(upscaler, hr_full, scale, directory, seed=0, protocol="div2k"):
+def write_sample(upscaler, hr_full, scale, directory, seed=0, protocol=VAL_PROTOCOL):
   """Saves LR, bicubic, model and HR images of one validation image; returns their PSNRs."""
   lr, hr = evaluation.make_pair(hr_full, scale, protocol)
   sr = upscaler(lr, hr.shape[:2], hr01=hr, seed=seed)
@@ -113,27 +122,117 @@ class Logger:
     text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
     (bar.write if bar is not None else print)(text)
 
+  def keep_until(self, step):
+    """Drops the rows past `step` (a resumed run logs those steps again)."""
+    if not self.primary or not self.path.exists():
+      return
+    rows = self.path.read_text().splitlines(keepends=True)
+    kept = [row for row in rows if json.loads(row).get("step", 0) <= step]
+    if len(kept) < len(rows):
+      tmp = self.path.with_suffix(".tmp")
+      tmp.write_text("".join(kept))
+      tmp.replace(self.path)
+
+
+def _describe(changes):
+  return ", ".join(f"{k} ({old!r} -> {new!r})" for k, (old, new) in changes.items())
+
 
 def _save_config(config, workdir):
   path = workdir / "config.json"
   text = config.to_json(indent=2)
-  if path.exists() and json.loads(path.read_text()) != json.loads(text):
-    print(f"note: {path} differs from this run's config; the new one is written beside it as "
-          "config.resumed.json")
-    path = workdir / "config.resumed.json"
+  if path.exists():
+    changes = differences(json.loads(path.read_text()), json.loads(text))
+    if changes:
+      print(f"note: this run's config differs from {path} in {_describe(changes)}; it is written "
+            "beside it as config.resumed.json")
+      path = workdir / "config.resumed.json"
   if jax.process_index() == 0:
     path.write_text(text)
 
 
+def _resume_guard(config):
+  """`check_meta` for a restore: refuses a checkpoint whose RESUME_KEYS differ from this config's."""
+  current = json.loads(config.to_json())
+
+  def check(meta, where):
+    changes = differences(meta.get("config", {}), current)
+    fixed = {k: v for k, v in changes.items() if k.startswith(RESUME_KEYS)}
+    if fixed:
+      raise CheckpointError(f"{where} was trained with other settings: {_describe(fixed)}; resuming "
+                            "would continue another model: use another --workdir or the saved values")
+
+  return check
+
+
+def _initial_state(task, config, first_batch, steps_per_epoch, mesh, checkpoints):
+  """(state on the mesh, its shardings, start step): the newest readable checkpoint's, else fresh.
+
+  A resumed run takes the state's shapes from `jax.eval_shape`, so it needs neither an initialisation
+  nor (stage 2) the `init_from` run, which a fresh stage-2 state loads.
+  """
+  rng = jax.random.PRNGKey(config.seed)
+  init = functools.partial(task.init_state, config, steps_per_epoch=steps_per_epoch)
+  abstract = jax.eval_shape(init, rng, first_batch)
+  shardings = sharding.state_shardings(abstract, mesh, config.shard_params,
+                                       frozen=getattr(task, "FROZEN", None))
+  target = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract,
+                        shardings)
+  start, state = checkpoints.restore_latest(target, config.stage, _resume_guard(config))
+  if start:
+    print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
+    return state, shardings, start
+  state = init(rng, first_batch)
+  load_init_from = getattr(task, "load_init_from", None)
+  if load_init_from is not None:
+    state = load_init_from(config, state)
+  return sharding.place(state, shardings), shardings, 0
+
+
+@jax.jit
+def _all_finite(tree):
+  """Whether every floating-point array of `tree` is free of NaN and inf."""
+  leaves = jax.tree.leaves(tree)
+  return jnp.stack([jnp.isfinite(x).all() for x in leaves if jnp.issubdtype(x.dtype, jnp.inexact)]).all()
+
+
+def check_finite(pending, state, last_saved):
+  """Raises TrainingError at the first non-finite loss of `pending` [(step, metrics)], or where the
+  state holds NaN/inf: a diverged run stops before it logs, saves or validates anything."""
+  kept = f"the checkpoints up to step {last_saved}" if last_saved else "the workdir"
+  advice = f"training stopped, saving nothing; {kept} and the samples are untouched: lower optim.lr"
+  for step, metrics in pending:
+    for name, value in jax.device_get(metrics).items():
+      if not np.isfinite(value):
+        raise TrainingError(f"step {step}: {name} is {float(value)}; {advice}")
+  if not bool(_all_finite(state)):
+    raise TrainingError(f"step {pending[-1][0]}: the parameters hold NaN or inf; {advice}")
+
+
 def train(config, workdir):
-  """Trains `config.stage` in `workdir` until `config.epochs`, resuming if a checkpoint is there."""
+  """Trains `config.stage` in `workdir` until `config.epochs`, resuming if a checkpoint is there.
+
+  The workdir is locked for the run: a second process on it fails at once (TrainingError).
+  """
+  preflight.check_config(config)
   workdir = pathlib.Path(workdir)
+  preflight.check_workdir(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  _save_config(config, workdir)
+  # Process 0 writes the shared files, so it alone stands for the run in the lock.
+  with workdir_lock.hold(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
+    return _train(config, workdir)
+
+
+def _train(config, workdir):
   task = TASKS[config.stage]
   mesh = sharding.data_mesh()
   sharding.check_batch_size(config.batch_size, mesh)
   train_source, val_source = _sources(config)
+  if config.data.train_dir and not config.data.cache:
+    preflight.check_training_images(train_source)
+  val_hr = validation_images(val_source, config.val_crop)
+  preflight.check_validation_images(val_hr, config.val_scales, VAL_PROTOCOL)
+  _save_config(config, workdir)
   steps_per_epoch = config.steps_per_epoch or math.ceil(len(train_source) / config.batch_size)
   total_steps = config.epochs * steps_per_epoch
   log = Logger(workdir)
@@ -145,54 +244,65 @@ def train(config, workdir):
                        **_sampler_options(config))
     return prefetch_to_device(it, size=2, sharding=sharding.batch_sharding(mesh))
 
-  rng = jax.random.PRNGKey(config.seed)
-  state = task.init_state(config, rng, next(batches(0, 1, 0)), steps_per_epoch)
-  state_sharding = sharding.state_shardings(state, mesh, config.shard_params,
-                                            frozen=getattr(task, "FROZEN", None))
-  state = sharding.place(state, state_sharding)
   checkpoints = RunCheckpoints(workdir, keep=config.keep_checkpoints)
-  start = checkpoints.latest_step() or 0
-  if start:
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
-    state = checkpoints.restore(start, abstract, config.stage)
-    print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
-
-  step, constants = task.make_train_step(config, steps_per_epoch)
-  step_fn = sharding.jit_train_step(step, mesh, state_sharding, len(constants))
-  constants = sharding.replicate(constants, mesh)
-  val_hr = validation_images(val_source, config.val_crop)
-  upscaler = Upscaler(config.stage, state.params, config.model, config.eval_chunk)
-  lpips_params = load_lpips_params("alex") if config.stage == "stage2" else None
-  meta = {"stage": config.stage, "config": json.loads(config.to_json())}
-  save_every = config.save_every_epochs * steps_per_epoch
-  val_every = config.val_every_epochs * steps_per_epoch
-  bar = tqdm(total=total_steps, initial=start, desc=f"{config.stage} train", dynamic_ncols=True,
-             disable=jax.process_index() != 0)
-  window_start, window_loss = time.perf_counter(), []
-  # Closed however the loop ends, so grain's workers stop and free their shared memory.
-  with contextlib.closing(batches(start, total_steps - start, config.data.num_workers)) as train_data:
-    for step, batch in zip(range(start, total_steps), train_data):
-      state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), *constants)
-      window_loss.append(metrics)
-      bar.update(1)
-      done = step + 1
-      if done % config.log_every_steps == 0 or done == total_steps:
-        means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in metrics}
-        seconds = (time.perf_counter() - window_start) / len(window_loss)
-        log({"step": done, "epoch": done / steps_per_epoch, **means, "sec_per_step": seconds}, bar)
-        window_start, window_loss = time.perf_counter(), []
-      if done % save_every == 0 or done == total_steps:
-        checkpoints.save(done, state, meta)
-      if done % val_every == 0 or done == total_steps:
-        upscaler.params = state.params
-        log({"step": done, **validate(upscaler, val_hr, config.val_scales, seed=config.seed,
-                                      lpips_params=lpips_params)}, bar)
-  bar.close()
-  checkpoints.wait()
-  checkpoints.close()
+  try:
+    state, state_sharding, start = _initial_state(task, config, next(batches(0, 1, 0)), steps_per_epoch,
+                                                  mesh, checkpoints)
+    log.keep_until(start)
+    upscaler = Upscaler(config.stage, state.params, config.model, config.eval_chunk)
+    state = _run(config, task, state, state_sharding, start, total_steps, steps_per_epoch, mesh,
+                 batches, checkpoints, upscaler, val_hr, log)
+  finally:
+    checkpoints.wait()  # a save in flight completes however the run ends (Ctrl-C, divergence)
+    checkpoints.close()
   upscaler.params = state.params
   if jax.process_index() == 0:  # one writer of the shared workdir
     sample = write_sample(upscaler, val_hr[0], max(config.val_scales), workdir / "samples",
                           seed=config.seed)
     log({"step": total_steps, "sample": str(workdir / "samples"), **sample})
+  return state
+
+
+def _run(config, task, state, state_sharding, start, total_steps, steps_per_epoch, mesh, batches,
+         checkpoints, upscaler, val_hr, log):
+  """The steps from `start` to `total_steps`, with logs, checkpoints and validations; the final state."""
+  rng = jax.random.PRNGKey(config.seed)
+  step, constants = task.make_train_step(config, steps_per_epoch)
+  step_fn = sharding.jit_train_step(step, mesh, state_sharding, len(constants))
+  constants = sharding.replicate(constants, mesh)
+  lpips_params = load_lpips_params("alex") if config.stage == "stage2" else None
+  meta = {"stage": config.stage, "config": json.loads(config.to_json())}
+  save_every = config.save_every_epochs * steps_per_epoch
+  val_every = config.val_every_epochs * steps_per_epoch
+  window_start, window_loss = time.perf_counter(), []
+  pending, last_saved = [], start  # pending: (step, metrics) not yet checked for NaN/inf
+  bar = tqdm(total=total_steps, initial=start, desc=f"{config.stage} train", dynamic_ncols=True,
+             disable=jax.process_index() != 0)
+  # Closed however the loop ends: grain's workers stop and free their shared memory, and the bar is
+  # drawn for the last time before an error's message.
+  with contextlib.closing(batches(start, total_steps - start, config.data.num_workers)) as train_data, bar:
+    for step, batch in zip(range(start, total_steps), train_data):
+      state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), *constants)
+      window_loss.append(metrics)
+      bar.update(1)
+      done = step + 1
+      pending.append((done, metrics))
+      log_now = done % config.log_every_steps == 0 or done == total_steps
+      save_now = done % save_every == 0 or done == total_steps
+      val_now = done % val_every == 0 or done == total_steps
+      if log_now or save_now or val_now:
+        check_finite(pending, state, last_saved)
+        pending = []
+      if log_now:
+        means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in metrics}
+        seconds = (time.perf_counter() - window_start) / len(window_loss)
+        log({"step": done, "epoch": done / steps_per_epoch, **means, "sec_per_step": seconds}, bar)
+        window_start, window_loss = time.perf_counter(), []
+      if save_now:
+        checkpoints.save(done, state, meta)
+        last_saved = done
+      if val_now:
+        upscaler.params = state.params
+        log({"step": done, **validate(upscaler, val_hr, config.val_scales, seed=config.seed,
+                                      lpips_params=lpips_params)}, bar)
   return state

@@ -10,6 +10,8 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from liifusion_jax.config import ConfigError
+
 AXIS = "data"
 # Arrays smaller than this stay replicated under `shard_params`: splitting them saves little memory
 # and costs a gather each.
@@ -37,7 +39,7 @@ def batch_sharding(mesh):
 def check_batch_size(batch_size, mesh):
   devices = mesh.size
   if batch_size % devices:
-    raise ValueError(f"the global batch size {batch_size} does not divide evenly over {devices} devices; "
+    raise ConfigError(f"the global batch size {batch_size} does not divide evenly over {devices} devices; "
                      f"choose a multiple of {devices} (--config.batch_size=...)")
 
 

@@ -60,12 +60,12 @@ def _optimisers(config, steps_per_epoch):
 
 
 def init_state(config, rng, batch, steps_per_epoch):
-  """Stage-2 state from a stage-1 checkpoint (`config.init_from`) plus a fresh discriminator."""
+  """A freshly initialised stage-2 state (pure, so a resumed run can take its shapes from
+  `jax.eval_shape`); `load_init_from` then puts the stage-1 weights in."""
   model, disc = build_model(config), UNetDiscriminatorSN()
   model_rng, disc_rng = jax.random.split(rng)
   noise = jnp.zeros((batch["inp"].shape[0], PRIOR_DIM), jnp.float32)
-  fresh = jax.jit(lambda r: model.init(r, batch, noise, method=_train_forward)["params"])(model_rng)
-  params = _stage1_params(config, fresh)
+  params = jax.jit(lambda r: model.init(r, batch, noise, method=_train_forward)["params"])(model_rng)
   image = _as_images(batch["gt"], config.data.patch)
   disc_vars = jax.jit(lambda r: disc.init(r, image))(disc_rng)
   g_tx, d_tx = _optimisers(config, steps_per_epoch)
@@ -73,6 +73,12 @@ def init_state(config, rng, batch, steps_per_epoch):
            "spectral": disc_vars[SPECTRAL]}
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     opt_state=g_tx.init(split_frozen(params)[0]), extra=extra)
+
+
+def load_init_from(config, state):
+  """A fresh state with the stage-1 run's (`config.init_from`) params; Adam's moments start at zero
+  whatever the params, so the optimiser state stays valid."""
+  return state.replace(params=_stage1_params(config, state.params))
 
 
 def _discriminator(disc, d_params, spectral):

@@ -169,7 +169,7 @@ def _initial_state(task, config, first_batch, steps_per_epoch, mesh, checkpoints
   """(state on the mesh, its shardings, start step): the newest readable checkpoint's, else fresh.
 
   A resumed run takes the state's shapes from `jax.eval_shape`, so it needs neither an initialisation
-  nor (stage 2) the `init_from` run, which a fresh stage-2 state loads.
+  nor the `init_from` run, which only a fresh state loads.
   """
   rng = jax.random.PRNGKey(config.seed)
   init = functools.partial(task.init_state, config, steps_per_epoch=steps_per_epoch)
@@ -182,10 +182,7 @@ def _initial_state(task, config, first_batch, steps_per_epoch, mesh, checkpoints
   if start:
     print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
     return state, shardings, start
-  state = init(rng, first_batch)
-  load_init_from = getattr(task, "load_init_from", None)
-  if load_init_from is not None:
-    state = load_init_from(config, state)
+  state = task.load_init_from(config, init(rng, first_batch))
   return sharding.place(state, shardings), shardings, 0
 
 

@@ -31,14 +31,20 @@ def make_optimizer(config, steps_per_epoch):
 
 
 def init_state(config, rng, batch, steps_per_epoch):
-  """A fresh stage-1 state (torch-style initialisation, or `config.init_from`'s params to fine-tune;
-  Adam moments at zero)."""
+  """A fresh stage-1 state (torch-style initialisation, Adam moments at zero); pure, so a resumed run
+  can take its shapes from `jax.eval_shape`."""
   model = build_model(config)
   params = jax.jit(lambda r, b: model.init(r, b, method=_forward)["params"])(rng, batch)
-  if config.init_from:
-    params = overlay_params(config.init_from, params)
   tx = make_optimizer(config, steps_per_epoch)
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+def load_init_from(config, state):
+  """A fresh state fine-tuning `config.init_from` (a stage-1 run, checkpoint or pretrained:stage1),
+  where set; Adam's moments start at zero whatever the params."""
+  if not config.init_from:
+    return state
+  return state.replace(params=overlay_params(config.init_from, state.params))
 
 
 def make_train_step(config, steps_per_epoch):

@@ -1,5 +1,4 @@
 """Trains LIIFusion: `python train.py --config configs/stage1.py --workdir runs/stage1 [--config.a.b=v ...]`."""
-import argparse
 import sys
 
 from liifusion_jax.train.cli import main

@@ -10,9 +10,11 @@ def get_config(arg=None):
   c = ml_collections.ConfigDict()
   c.stage = "stage1"
   c.seed = 0
+  c.init_from = ""               # a stage-1 run, checkpoint or pretrained:stage1 to fine-tune from
 
   c.data = ml_collections.ConfigDict()
   c.data.train_dir = ""          # empty: scikit-image's bundled colour photographs
+  c.data.builtin_photos = False  # True: those photographs as well as train_dir's images
   c.data.val_dir = ""            # empty: a held-out scikit-image photograph
   c.data.repeat = 20             # DIV2K's 800 images x 20 = one epoch, as the reference
   c.data.first_k = 0             # 0: every image

@@ -1,7 +1,8 @@
 """Stage 2 of LIIFusion (paper Eq. 6-9, section IV.2; reference train_stage2.yaml), from a stage-1 run.
 
 `configs/stage2.py` is the recipe (700 epochs for natural images, as the paper; batch 16, patch 48,
-scale 1-4, Adam 3e-5 for generator and discriminator); set `init_from` to the stage-1 workdir.
+scale 1-4, Adam 3e-5 for generator and discriminator) from `init_from`: a stage-1 workdir (default
+`runs/stage1`, train.py's default for configs/stage1.py) or `pretrained:stage1`, the bundled model.
 `configs/stage2.py:quick` continues the quick stage-1 run (`runs/stage1_quick`) on the built-in photographs.
 """
 from liifusion_jax.config import sibling_config
@@ -10,7 +11,7 @@ from liifusion_jax.config import sibling_config
 def get_config(arg=None):
   c = sibling_config(__file__, "stage1", arg)
   c.stage = "stage2"
-  c.init_from = "runs/stage1_quick" if arg == "quick" else ""  # a stage-1 workdir or checkpoint
+  c.init_from = f"runs/stage1_{arg}" if arg else "runs/stage1"
   c.data.sample_patch = True     # whole LR-sized HR windows, so SR and HR are images for D and VGG
   c.model.steps = 4
   c.model.start_from_q_sample = False  # DiffIR's training start from q(z_T | z_0); reference: noise

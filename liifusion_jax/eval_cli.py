@@ -18,13 +18,12 @@ import numpy as np
 from tqdm import tqdm
 
 from liifusion_jax import canvas, cli_common, compilation_cache, eval_data, evaluation, paper_tables
-from liifusion_jax.checkpoints import load_params
+from liifusion_jax.checkpoints import PRETRAINED
 from liifusion_jax.cli_common import scale_name
 from liifusion_jax.data.images import save_image
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
-from liifusion_jax.upscaler import Upscaler
+from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
 
-DEFAULT_CHUNK = 30000  # the reference's eval_bsize
 
 _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped", 8), ("PSNR", 8),
             ("LPIPS", 7), ("s/image", 8), ("host MiB", 9), ("device MiB", 10))
@@ -33,7 +32,10 @@ _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped",
 def parse_args(argv):
   parser = cli_common.ArgumentParser(
       prog="eval.py", description="Evaluate a LIIFusion checkpoint (or bicubic) at arbitrary scales.")
-  parser.add_argument("--checkpoint", help="a run folder, its checkpoints/ folder or one step folder")
+  parser.add_argument("--checkpoint",
+                      help="a run folder, its checkpoints/ folder, one step folder, an inference file "
+                           "(.npz) or a bundled model: pretrained:stage1, pretrained:stage2 (default; "
+                           "with --table, the bundled model of the table's stage)")
   parser.add_argument("--scales", type=cli_common.parse_scales, default=[2.0, 3.0, 4.0],
                       help="comma-separated scale factors >= 1, e.g. 2,3,4,12,30 or 5.3,10.7 (default 2,3,4)")
   parser.add_argument("--data", nargs="+", action="extend", metavar="PATH",
@@ -65,8 +67,9 @@ def parse_args(argv):
     parser.error("--table needs --data-root")
   if args.table is not None and args.data:
     parser.error("--table takes its data sets from --data-root, not --data")
-  if args.method == "model" and not args.checkpoint and args.table is None:
-    parser.error("--checkpoint is required (or use --method bicubic)")
+  if args.checkpoint is None:
+    stage = paper_tables.TABLES[args.table].stage if args.table is not None else "stage2"
+    args.checkpoint = PRETRAINED + stage
   return args
 
 
@@ -74,11 +77,9 @@ def _load_method(args, method=None):
   """(upscale(lr01, hr01, seed) -> sr01, stage or None) of `method` (default `args.method`)."""
   if (method or args.method) == "bicubic":
     return (lambda lr, hr, seed: evaluation.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
-  params, meta = load_params(args.checkpoint)
-  config = meta.get("config", {})
-  chunk = args.chunk or config.get("eval_chunk") or DEFAULT_CHUNK
-  upscaler = Upscaler(meta["stage"], params, config.get("model", {}), chunk=chunk)
-  if meta["stage"] == "stage1":
+  upscaler = Upscaler.from_checkpoint(args.checkpoint, args.chunk)
+  print(f"model: {args.checkpoint} ({upscaler.stage})", flush=True)
+  if upscaler.stage == "stage1":
     return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], hr01=hr)), "stage1"
   return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], seed=seed)), "stage2"
 
@@ -177,7 +178,7 @@ def run_table(args):
   if not datasets:
     raise cli_common.UsageError(f"none of table {args.table}'s data sets is under {args.data_root}")
   methods = [("Bicubic", _load_method(args, "bicubic")[0])]
-  if args.checkpoint:
+  if args.method == "model":
     upscale, stage = _load_method(args, "model")
     if stage != table.stage:
       raise cli_common.UsageError(f"table {args.table} evaluates {table.stage} models; {args.checkpoint} "

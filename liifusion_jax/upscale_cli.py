@@ -7,18 +7,18 @@ import os
 import re
 import sys
 
+import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from liifusion_jax import cli_common, compilation_cache
-from liifusion_jax.checkpoints import load_params
+from liifusion_jax import cli_common, compilation_cache, evaluation
 from liifusion_jax.cli_common import UsageError
 from liifusion_jax.data.images import list_images, load_image
 from liifusion_jax.data.resize import to_uint8
 from liifusion_jax.tiled_upscale import WINDOW
-from liifusion_jax.upscaler import Upscaler
+from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
 
-DEFAULT_CHUNK = 30000
+DEFAULT_CHECKPOINT = "pretrained:stage2"
 DEFAULT_TILE = 384  # canvases of 544 pixels a side: ~2.8 GB peak host memory on CPU, whatever the image size
 _SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
 
@@ -33,15 +33,19 @@ def parse_size(text):
 
 def parse_args(argv):
   parser = cli_common.ArgumentParser(
-      prog="upscale.py", description="Upscale images with a stage-2 LIIFusion checkpoint.")
+      prog="upscale.py", description="Upscale images with a stage-2 LIIFusion model (default: the "
+      "bundled one).")
   parser.add_argument("input", help="an image file, or a folder of images")
   parser.add_argument("-o", "--output", required=True,
                       help="output file (its extension picks the format) or folder")
-  parser.add_argument("--checkpoint", required=True,
-                      help="a stage-2 run folder, its checkpoints/ folder or one step folder")
+  parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+                      help="a stage-2 run folder, its checkpoints/ folder, one step folder, an "
+                           f"inference file (.npz) or a bundled model (default {DEFAULT_CHECKPOINT})")
   target = parser.add_mutually_exclusive_group(required=True)
   target.add_argument("--scale", type=cli_common.parse_scale, help="scale factor >= 1, e.g. 3.7")
   target.add_argument("--size", type=parse_size, metavar="WxH", help="output size, e.g. 1920x1080")
+  parser.add_argument("--compare", action="store_true",
+                      help="write bicubic's upscaling (left) beside the model's (right) in one image")
   parser.add_argument("--seed", type=int, default=0, help="noise seed of the sampled prior (default 0)")
   parser.add_argument("--chunk", type=int, default=None,
                       help=f"queries per decoder call (default: the checkpoint's eval_chunk, "
@@ -94,13 +98,21 @@ def load_upscaler(path, chunk=None, tile=DEFAULT_TILE):
 
   A stage-1 checkpoint is refused: its prior needs the HR image.
   """
-  params, meta = load_params(path)
-  if meta.get("stage") != "stage2":
-    raise UsageError(f"{path} is a {meta.get('stage')} checkpoint: its prior is computed from the HR "
+  upscaler = Upscaler.from_checkpoint(path, chunk, tile=tile or None)
+  if upscaler.stage != "stage2":
+    raise UsageError(f"{path} is a {upscaler.stage} checkpoint: its prior is computed from the HR "
                      f"image, so it cannot upscale images without one; use a stage-2 checkpoint")
-  config = meta.get("config", {})
-  return Upscaler("stage2", params, config.get("model", {}),
-                  chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK, tile=tile or None)
+  return upscaler
+
+
+def make_upscale(args):
+  """`upscale(lr01, (H, W))` of the chosen model, with bicubic's (PIL-style, as an image viewer
+  shows it) on its left under --compare."""
+  upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile)
+  if not args.compare:
+    return lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed)
+  return lambda lr, out_hw: np.concatenate(
+      [evaluation.bicubic_upscale(lr, out_hw, "div2k"), upscaler(lr, out_hw, seed=args.seed)], axis=1)
 
 
 def _read(src, args):
@@ -138,15 +150,15 @@ def main(argv=None):
     if not folder:
       (src, dst), = jobs
       lr, (h, w) = _read(src, args)  # a bad input fails before the checkpoint is loaded
-      save(dst, load_upscaler(args.checkpoint, args.chunk, args.tile)(lr, (h, w), seed=args.seed))
-      print(f"wrote {dst} ({w}x{h})")
+      save(dst, make_upscale(args)(lr, (h, w)))
+      print(f"wrote {dst} ({w}x{h}{', bicubic | model' if args.compare else ''})")
       return 0
-    upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile)
+    upscale = make_upscale(args)
     failed = []
     for src, dst in tqdm(jobs, desc="upscaling", unit="image", disable=None):
       try:
         lr, out_hw = _read(src, args)
-        save(dst, upscaler(lr, out_hw, seed=args.seed))
+        save(dst, upscale(lr, out_hw))
       except cli_common.USER_ERRORS as error:  # one bad file does not stop the others
         tqdm.write(f"warning: {' '.join(str(error).split())}", file=sys.stderr)
         failed.append(src)

@@ -20,11 +20,13 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import canvas, inference, tiled_pool, tiled_upscale
+from liifusion_jax.checkpoints import PRETRAINED, load_params
 from liifusion_jax.models.stage1 import LIIFusionStage1, make_prior_input
 from liifusion_jax.models.stage2 import LIIFusionStage2
 from liifusion_jax.train import sharding
 
 PRIOR_DIM = 256
+DEFAULT_CHUNK = 30000  # queries per decoder call: the reference's eval_bsize
 PRIOR_TILE = 512  # HR pixels per tile side of the stage-1 prior encoder: ~0.5 GB of activations
 TILE = 384  # LR pixels per tile side of the features: about 2.8 GB of host memory on CPU
 
@@ -58,7 +60,7 @@ class Upscaler:
   tile: LR pixels per tile side (a multiple of 8), or None to encode every image on one canvas.
   """
 
-  def __init__(self, stage, params, model_config, chunk=30000, tile=TILE):
+  def __init__(self, stage, params, model_config, chunk=DEFAULT_CHUNK, tile=TILE):
     tiled_upscale.check_tile(tile)
     self.stage = stage
     self.tile = tile
@@ -89,6 +91,20 @@ class Upscaler:
     queries = P(None, sharding.AXIS)
     self._query = jax.jit(jax.shard_map(query, mesh=self.mesh, in_specs=(P(), P(), P(), queries, queries),
                                         out_specs=queries))
+
+  @classmethod
+  def from_checkpoint(cls, path, chunk=None, tile=TILE):
+    """The upscaler of a run folder, checkpoint, inference file or `pretrained:NAME`; `chunk`
+    defaults to the run's `eval_chunk`."""
+    params, meta = load_params(path)
+    config = meta.get("config", {})
+    return cls(meta["stage"], params, config.get("model", {}),
+               chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK, tile=tile)
+
+  @classmethod
+  def pretrained(cls, name="stage2", chunk=None, tile=TILE):
+    """A bundled model: `Upscaler.pretrained()(lr01, (H, W), seed=0)` upscales with no checkpoint."""
+    return cls.from_checkpoint(PRETRAINED + name, chunk, tile)
 
   @property
   def params(self):

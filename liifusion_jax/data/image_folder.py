@@ -81,3 +81,19 @@ class ArraySource(_Source):
 
   def _get(self, i):
     return self._arrays[i]
+
+
+class ConcatSource(_Source):
+  """The items of several sources one after the other, `repeat` times (e.g. a folder plus the
+  built-in photographs)."""
+
+  def __init__(self, sources, repeat=1):
+    self._items = [(source, i) for source in sources for i in range(len(source))]
+    if not self._items:
+      raise ValueError("ConcatSource needs at least one image")
+    super().__init__(len(self._items), repeat)
+    self._sizes = [source.hw(i) for source, i in self._items]
+
+  def _get(self, i):
+    source, j = self._items[i]
+    return source[j]

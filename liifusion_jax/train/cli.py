@@ -1,6 +1,7 @@
 """Command line of train.py: a config file, a workdir, and `--config.key=value` overrides."""
 import argparse
 import logging
+import pathlib
 import sys
 
 from liifusion_jax.checkpoints import CheckpointError
@@ -13,8 +14,8 @@ def parse_args(argv):
       description="Train LIIFusion (stage 1 or 2, as the config says).",
       epilog="Any config value can be set with --config.KEY=VALUE, e.g. --config.optim.lr=2e-4.")
   parser.add_argument("--config", required=True, help="config file, PATH or PATH:VARIANT (e.g. :quick)")
-  parser.add_argument("--workdir", required=True, help="run folder: checkpoints, logs, samples; "
-                      "training resumes from a checkpoint found there")
+  parser.add_argument("--workdir", help="run folder: checkpoints, logs, samples; training resumes from "
+                      "a checkpoint found there (default: runs/<config name>, e.g. runs/stage1_quick)")
   args, rest = parser.parse_known_args(argv)
   overrides = []
   for item in rest:
@@ -24,8 +25,17 @@ def parse_args(argv):
   return args, overrides
 
 
+def default_workdir(config_spec):
+  """runs/<config file stem>[_<variant>]: configs/stage1.py:quick -> runs/stage1_quick."""
+  path, _, variant = str(config_spec).partition(":")
+  return str(pathlib.Path("runs") / "_".join(filter(None, (pathlib.Path(path).stem, variant))))
+
+
 def main(argv):
   args, overrides = parse_args(argv)
+  if args.workdir is None:
+    args.workdir = default_workdir(args.config)
+    print(f"workdir: {args.workdir}")
   logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
   try:
     config = apply_overrides(load_config(args.config), overrides)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from liifusion_jax import evaluation
 from liifusion_jax.checkpoints import RunCheckpoints
 from liifusion_jax.data import defaults, images
-from liifusion_jax.data.image_folder import ImageFolder
+from liifusion_jax.data.image_folder import ConcatSource, ImageFolder
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.train import sharding
@@ -30,13 +30,18 @@ from liifusion_jax.upscaler import Upscaler
 TASKS = {"stage1": stage1_task, "stage2": stage2_task}
 
 
+def _train_source(data):
+  """The training images: `train_dir` (and the built-in photographs where asked), or the built-in ones."""
+  if not data.train_dir:
+    return defaults.train_source(repeat=data.repeat)
+  folder = ImageFolder(data.train_dir, first_k=data.first_k or None, cache=data.cache)
+  return ConcatSource([folder, defaults.train_source()] if data.builtin_photos else [folder],
+                      repeat=data.repeat)
+
+
 def _sources(config):
   data = config.data
-  if data.train_dir:
-    train = ImageFolder(data.train_dir, first_k=data.first_k or None, repeat=data.repeat,
-                        cache=data.cache)
-  else:
-    train = defaults.train_source(repeat=data.repeat)
+  train = _train_source(data)
   if data.val_dir:
     val = ImageFolder(data.val_dir, first_k=data.val_first_k or None)
   else:

@@ -7,7 +7,7 @@ import numpy as np
 
 from liifusion_jax.losses.reconstruction import reconstruction_loss
 from liifusion_jax.models.stage1 import LIIFusionStage1
-from liifusion_jax.train.state import TrainState, adam
+from liifusion_jax.train.state import TrainState, adam, overlay_params
 
 
 def normalise(x):
@@ -31,9 +31,12 @@ def make_optimizer(config, steps_per_epoch):
 
 
 def init_state(config, rng, batch, steps_per_epoch):
-  """A fresh stage-1 state (torch-style initialisation, Adam moments at zero)."""
+  """A fresh stage-1 state (torch-style initialisation, or `config.init_from`'s params to fine-tune;
+  Adam moments at zero)."""
   model = build_model(config)
   params = jax.jit(lambda r, b: model.init(r, b, method=_forward)["params"])(rng, batch)
+  if config.init_from:
+    params = overlay_params(config.init_from, params)
   tx = make_optimizer(config, steps_per_epoch)
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
 

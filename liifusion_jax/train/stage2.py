@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from liifusion_jax.checkpoints import CheckpointError, load_params
+from liifusion_jax.checkpoints import CheckpointError
 from liifusion_jax.losses import gan
 from liifusion_jax.losses.perceptual import describe, load_vgg_params, perceptual_loss
 from liifusion_jax.losses.reconstruction import reconstruction_loss
@@ -19,7 +19,7 @@ from liifusion_jax.models.diffusion import diffusion_loss
 from liifusion_jax.models.discriminator import SPECTRAL, UNetDiscriminatorSN
 from liifusion_jax.models.stage2 import LIIFusionStage2
 from liifusion_jax.train.stage1 import normalise
-from liifusion_jax.train.state import TrainState, adam
+from liifusion_jax.train.state import TrainState, adam, overlay_params
 
 FROZEN = "prior_encoder"
 PRIOR_DIM = 256
@@ -50,15 +50,7 @@ def _stage1_params(config, fresh):
   """The stage-1 checkpoint's params placed over freshly initialised stage-2 params."""
   if not config.init_from:
     raise CheckpointError("stage 2 starts from a stage-1 run: set --config.init_from=STAGE1_WORKDIR")
-  loaded, _ = load_params(config.init_from, expected_stage="stage1")
-  missing = [k for k in loaded if k not in fresh]
-  if missing:
-    raise CheckpointError(f"{config.init_from}: modules {missing} are not part of the stage-2 model")
-  for name, tree in loaded.items():
-    if jax.tree.structure(tree) != jax.tree.structure(fresh[name]) or any(
-        a.shape != b.shape for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(fresh[name]))):
-      raise CheckpointError(f"{config.init_from}: module {name} has other shapes than this config's")
-  return {**fresh, **jax.tree.map(jnp.asarray, loaded)}
+  return overlay_params(config.init_from, fresh)
 
 
 def _optimisers(config, steps_per_epoch):

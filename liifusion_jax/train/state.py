@@ -3,7 +3,10 @@ from typing import Any
 
 import flax
 import jax
+import jax.numpy as jnp
 import optax
+
+from liifusion_jax.checkpoints import CheckpointError, load_params
 
 
 @flax.struct.dataclass
@@ -18,3 +21,17 @@ def adam(lr, milestones=(), gamma=0.5, steps_per_epoch=1):
   """Adam with the reference's MultiStepLR: lr times gamma at each milestone epoch."""
   boundaries = {int(m) * steps_per_epoch: gamma for m in milestones}
   return optax.adam(optax.piecewise_constant_schedule(lr, boundaries))
+
+
+def overlay_params(path, fresh):
+  """A stage-1 model's params (run, checkpoint, inference file or pretrained:stage1) placed over
+  freshly initialised ones: stage 2 starts from them, or stage 1 is fine-tuned."""
+  loaded, _ = load_params(path, expected_stage="stage1")
+  missing = [k for k in loaded if k not in fresh]
+  if missing:
+    raise CheckpointError(f"{path}: modules {missing} are not part of this model")
+  for name, tree in loaded.items():
+    if jax.tree.structure(tree) != jax.tree.structure(fresh[name]) or any(
+        a.shape != b.shape for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(fresh[name]))):
+      raise CheckpointError(f"{path}: module {name} has other shapes than this config's")
+  return {**fresh, **jax.tree.map(jnp.asarray, loaded)}

@@ -51,13 +51,17 @@ def test_celeba_crops_a_seeded_square_and_scores_the_whole_image():
 def test_table_preset_prints_the_papers_figures_beside_ours(tmp_path, capsys):
   for name in ("a", "b"):
     _save(tmp_path / "benchmark" / "Set5" / "HR" / f"{name}.png", smooth_photo(48, 56, ord(name)))
+  # No --checkpoint: the bundled model of the table's stage, then bicubic.
   assert eval_cli.main(["--table", "2", "--data-root", str(tmp_path)]) == 0
   out, err = capsys.readouterr()
   assert "Set14" in err and "not found" in err  # the missing data sets are named and skipped
+  assert "model: pretrained:stage1 (stage1)" in out
   lines = [line.split() for line in out.splitlines()]
-  assert ["Set5", "x2", "Bicubic"] == lines[lines.index(["dataset", "scale", "method", "ours", "paper"]) + 1][:3]
-  assert any(line[:3] == ["Set5", "x2", "Bicubic"] and line[-1] == "31.81" for line in lines)
-  assert any(line[:3] == ["Set5", "x8", "Bicubic"] and line[-1] == "22.75" for line in lines)
+  comparison = lines[lines.index(["dataset", "scale", "method", "ours", "paper"]) + 1:]
+  assert len(comparison) == 2 * 5  # Set5 at 5 scales, ours and bicubic
+  assert ["Set5", "x2", "Ours", "37.97"] == comparison[0][:3] + comparison[0][-1:]
+  assert any(line[:3] == ["Set5", "x2", "Bicubic"] and line[-1] == "31.81" for line in comparison)
+  assert any(line[:3] == ["Set5", "x8", "Bicubic"] and line[-1] == "22.75" for line in comparison)
 
 
 def test_celeba_table_takes_the_first_100_images(tmp_path):

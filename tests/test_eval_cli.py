@@ -131,7 +131,7 @@ def test_stage2_checkpoint_reports_lpips(tmp_path, capsys, stage2_ckpt):
     (["--method", "bicubic", "--scales", "0.5"], "expected a number >= 1"),
     (["--method", "bicubic", "--scales", "2,x"], "invalid scale"),
     (["--method", "bicubic", "--protocol", "set5"], "invalid choice"),
-    (["--scales", "2"], "--checkpoint is required"),
+    (["--checkpoint", "pretrained:stage3"], "unknown bundled model"),
 ])
 def test_bad_arguments(argv, words, capsys):
   assert words in one_line_user_error(eval_cli.main, argv, capsys)

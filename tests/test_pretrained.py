@@ -79,7 +79,7 @@ def test_unknown_or_missing_inference_files(tmp_path):
 
 def test_stage1_fine_tunes_from_the_bundled_model(tmp_path):
   from liifusion_jax.train import loop
-  from test_train_e2e import tiny_config
+  from train_helpers import tiny_config
 
   # With a zero learning rate the run's params are the ones it started from.
   loop.train(tiny_config("stage1", 1, "init_from=pretrained:stage1", "optim.lr=0.0"), tmp_path)

@@ -164,7 +164,7 @@ def test_resume_with_another_model_is_refused(stage1_runs, tmp_path):
 
 
 def test_config_note_names_the_changed_keys(tmp_path, capsys):
-  loop._save_config(tiny_config("stage1", 1), tmp_path)
+  loop._save_config(tiny_config("stage1", 1, "optim.lr=0.0002"), tmp_path)
   loop._save_config(tiny_config("stage1", 2, "optim.lr=0.001"), tmp_path)
   out = capsys.readouterr().out
   assert "differs from" in out and "epochs (1 -> 2), optim.lr (0.0002 -> 0.001)" in out

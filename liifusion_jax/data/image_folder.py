@@ -88,6 +88,7 @@ class ConcatSource(_Source):
   built-in photographs)."""
 
   def __init__(self, sources, repeat=1):
+    self.paths = [path for source in sources for path in getattr(source, "paths", ())]  # of the folders
     self._items = [(source, i) for source in sources for i in range(len(source))]
     if not self._items:
       raise ValueError("ConcatSource needs at least one image")

@@ -6,7 +6,8 @@ import numpy as np
 from liifusion_jax import tiled_pool
 from liifusion_jax import upscaler as upscaler_module
 from liifusion_jax.inference import query_grid, to_image
-from liifusion_jax.upscaler import Upscaler, build_model, normalise
+from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.upscaler import Upscaler
 from random_checkpoints import random_params
 
 

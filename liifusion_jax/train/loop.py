@@ -27,6 +27,7 @@ from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
+from liifusion_jax.models.factory import normalise
 from liifusion_jax.train import preflight, sharding, workdir_lock
 from liifusion_jax.train import stage1 as stage1_task
 from liifusion_jax.train import stage2 as stage2_task
@@ -89,7 +90,7 @@ def validate(upscaler, hr_images, scales, protocol=VAL_PROTOCOL, seed=0, lpips_p
       for name, sr in outputs.items():
         scores[f"val_{name}psnr_x{scale:g}"].append(evaluation.score(sr, hr, scale, protocol))
         if lpips_params is not None:
-          distance = lpips(lpips_params, jnp.asarray(sr)[None] * 2 - 1, jnp.asarray(hr)[None] * 2 - 1)
+          distance = lpips(lpips_params, normalise(jnp.asarray(sr)[None]), normalise(jnp.asarray(hr)[None]))
           scores[f"val_{name}lpips_x{scale:g}"].append(float(distance[0]))
     results.update({k: float(np.mean(v)) for k, v in scores.items()})
   return results

@@ -106,7 +106,7 @@ class Upscaler:
     if features is None:
       return None
     pool_tile = PRIOR_TILE if self.stage == "stage1" else self.tile
-    pools = canvas.sides(pool_tile + 2 * tiled_pool.HALO)
+    pools = canvas.sides(pool_tile + 2 * tiled_pool.POOL_HALO)
     return 3 * len(features) + len(pools) + 1 + (2 if self.stage == "stage2" else 0)
 
   def prior(self, lr01, hr01=None, seed=0):

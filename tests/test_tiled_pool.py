@@ -22,7 +22,7 @@ def test_tiles_pool_like_the_whole_image(monkeypatch):
   whole = jnp.mean(act, axis=(1, 2))
   total = tiled_pool.activation_sum(model, "prior_encoder")
   assert _relative_error(tiled_pool.pooled_in_tiles(total, params, image, tile=8), whole) < 1e-5
-  monkeypatch.setattr(tiled_pool, "HALO", 4)  # short of the eleven convs' reach: the tiles show
+  monkeypatch.setattr(tiled_pool, "POOL_HALO", 4)  # short of the eleven convs' reach: the tiles show
   assert _relative_error(tiled_pool.pooled_in_tiles(total, params, image, tile=8), whole) > 1e-3
 
 

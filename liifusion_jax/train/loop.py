@@ -180,7 +180,7 @@ def _initial_state(task, config, first_batch, steps_per_epoch, mesh, checkpoints
   target = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract,
                         shardings)
   start, state = checkpoints.restore_latest(target, config.stage, _resume_guard(config))
-  if start:
+  if state is not None:  # step 0 too: a converted reference run
     print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
     return state, shardings, start
   state = task.load_init_from(config, init(rng, first_batch))

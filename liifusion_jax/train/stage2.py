@@ -61,6 +61,12 @@ def init_state(config, rng, batch, steps_per_epoch):
   params = jax.jit(lambda r: model.init(r, batch, noise, method=_train_forward)["params"])(model_rng)
   image = _as_images(batch["gt"], config.data.patch)
   disc_vars = jax.jit(lambda r: disc.init(r, image))(disc_rng)
+  return state_of_weights(config, params, disc_vars, steps_per_epoch)
+
+
+def state_of_weights(config, params, disc_vars, steps_per_epoch=1):
+  """A stage-2 state at step 0 holding generator `params` and discriminator variables `disc_vars`
+  ({'params', SPECTRAL}), both optimisers' moments at zero (fresh or converted weights alike)."""
   g_tx, d_tx = _optimisers(config, steps_per_epoch)
   extra = {"d_params": disc_vars["params"], "d_opt_state": d_tx.init(disc_vars["params"]),
            "spectral": disc_vars[SPECTRAL]}

@@ -19,11 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from liifusion_jax import canvas, inference, tiled_pool, tiled_upscale
+from liifusion_jax import canvas, inference, sharding, tiled_pool, tiled_upscale
 from liifusion_jax.checkpoints import PRETRAINED, load_params
 from liifusion_jax.models.factory import build_model, normalise
 from liifusion_jax.models.stage1 import make_prior_input
-from liifusion_jax.train import sharding
 
 DEFAULT_CHUNK = 30000  # queries per decoder call: the reference's eval_bsize
 PRIOR_TILE = 512  # HR pixels per tile side of the stage-1 prior encoder: ~0.5 GB of activations

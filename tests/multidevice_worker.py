@@ -17,12 +17,12 @@ import sys
 import jax
 import numpy as np
 
-from liifusion_jax import evaluation
+from liifusion_jax import evaluation, sharding
 from liifusion_jax.checkpoints import RunCheckpoints, load_params, save_params
 from liifusion_jax.config import apply_overrides, load_config
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.sampler import make_batch
-from liifusion_jax.train import loop, sharding, stage1, stage2
+from liifusion_jax.train import loop, stage1, stage2
 from liifusion_jax.upscaler import Upscaler
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ import pytest
 from jax.sharding import AbstractMesh, PartitionSpec as P
 
 from liifusion_jax.checkpoints import load_params
-from liifusion_jax.train import distributed, sharding
+from liifusion_jax import sharding
+from liifusion_jax.train import distributed
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "multidevice_worker.py"

@@ -38,7 +38,7 @@ def test_stage1_steps_reduce_loss_on_a_batch():
   from liifusion_jax.data.sampler import make_batch
   from liifusion_jax.train import stage1
 
-  config = tiny_config("stage1", 1)
+  config = tiny_config("stage1", 1, "optim.lr=2e-4")  # quick stage 1 fine-tunes at 2e-5
   batch = make_batch(defaults.train_source(), np.random.default_rng(0), batch_size=2, patch=16,
                      scale_max=2.0, sample_q=64)
   state = stage1.init_state(config, jax.random.PRNGKey(0), batch, 1)

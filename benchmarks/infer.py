@@ -19,7 +19,8 @@ import skimage.data
 from bench_common import block, emit, parse_hw, time_calls
 from liifusion_jax.config import load_config
 from liifusion_jax.data.resize import resize_pil_bicubic
-from liifusion_jax.upscaler import PRIOR_DIM, Upscaler, build_model
+from liifusion_jax.models.factory import build_model
+from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
 
 
 def random_params(stage, model_config, seed):
@@ -29,7 +30,7 @@ def random_params(stage, model_config, seed):
   rng = jax.random.PRNGKey(seed)
   if stage == "stage1":
     return model.init(rng, lr, jnp.zeros((1, 16, 16, 3)), coord, cell)["params"]
-  return model.init(rng, lr, coord, cell, jnp.zeros((1, PRIOR_DIM)))["params"]
+  return model.init(rng, lr, coord, cell, jnp.zeros((1, model.prior_dim)))["params"]
 
 
 def test_images(kind, lr_hw, out_hw, seed):
@@ -46,7 +47,7 @@ def main():
   parser.add_argument("--stage", type=int, choices=(1, 2), default=2)
   parser.add_argument("--lr-size", type=parse_hw, default=(128, 128), help="HxW of the LR image")
   parser.add_argument("--scale", type=float, default=4.0)
-  parser.add_argument("--chunk", type=int, default=30000, help="queries per decoder call")
+  parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="queries per decoder call")
   parser.add_argument("--image", choices=("random", "skimage"), default="random")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--warmup", type=int, default=1)

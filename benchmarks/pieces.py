@@ -15,8 +15,8 @@ import jax.numpy as jnp
 
 from bench_common import block, emit, time_calls
 from liifusion_jax.config import load_config
+from liifusion_jax.models.factory import build_model, normalise
 from liifusion_jax.train import stage1 as stage1_task
-from liifusion_jax.train.stage1 import normalise
 from train_step import benchmark_batch
 
 
@@ -51,7 +51,7 @@ def main():
   config = load_config("configs/stage1.py", lock=False)
   config.data.patch = args.patch
   batch = benchmark_batch(config, args.batch, args.scale, seed=0)
-  model = stage1_task.build_model(config)
+  model = build_model("stage1", config.model)
   params = stage1_task.init_state(config, jax.random.PRNGKey(0), batch, 1).params
   results = {}
   for name, (fn, inputs) in pieces(model, params, batch).items():

@@ -22,6 +22,7 @@ from liifusion_jax.checkpoints import PRETRAINED
 from liifusion_jax.cli_common import scale_name
 from liifusion_jax.data.images import save_image
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
+from liifusion_jax.models.factory import normalise
 from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
 
 
@@ -94,7 +95,7 @@ def _lpips_fn():
 
   def on_canvas(sr, hr):
     side = canvas.side(max(hr.shape[:2]))
-    x, y = (canvas.crop((image[None] - 0.5) / 0.5, (0, 0), side) for image in (sr, hr))
+    x, y = (canvas.crop(normalise(image[None]), (0, 0), side) for image in (sr, hr))
     return float(distance(x, y, np.asarray(hr.shape[:2], np.int32)))
   return on_canvas
 

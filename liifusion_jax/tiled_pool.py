@@ -2,9 +2,9 @@
 
 The prior encoder (Eq. 1) and stage 2's condition encoder end in a global average pool of their last
 conv activation (B, H, W, 4C): on a 2040 x 1350 image that map alone is 2.8 GB. Its pool is the sum
-of per-tile sums divided by H * W, each tile's conv stack run on a canvas reaching HALO pixels past
-the tile (more than the encoder's eleven 3x3 convs see), so every summed pixel is the whole image's
-to float rounding. Canvases have fixed sides (`canvas.BUCKETS`, or tile + 2 * HALO), the image's
+of per-tile sums divided by H * W, each tile's conv stack run on a canvas reaching POOL_HALO pixels
+past the tile (more than the encoder's eleven 3x3 convs see), so every summed pixel is the whole image's
+to float rounding. Canvases have fixed sides (`canvas.BUCKETS`, or tile + 2 * POOL_HALO), the image's
 mask zeroing every conv output off the image, so a folder of images of many sizes compiles a few
 programs. `windows` also places the upscaler's feature canvases.
 """
@@ -14,7 +14,7 @@ import numpy as np
 
 from liifusion_jax import canvas
 
-HALO = 16  # >= the encoders' 11 convs
+POOL_HALO = 16  # >= the encoders' 11 convs
 
 
 def spans(size, tile):
@@ -48,7 +48,7 @@ def activation_sum(model, encoder):
 def pooled_in_tiles(sum_fn, params, image, tile, halo=None):
   """The global average pool (1, 4C) of an encoder's last activation over `image` (1, H, W, C, host
   array), from `sum_fn = activation_sum(...)` on canvases of at most tile + 2 * halo pixels a side."""
-  halo = HALO if halo is None else halo
+  halo = POOL_HALO if halo is None else halo
   _, h, w, _ = image.shape
   total = 0.0
   for offset, side, start, stop in windows((h, w), tile, halo):

@@ -1,8 +1,9 @@
 """The LR image in tiles with a halo: features of any image size in bounded memory and fixed shapes.
 
-`Upscaler` encodes an LR image that fits one canvas of tile + 2 * HALO pixels a side (after the
-injector's padding) on one canvas of a bucketed side; a larger one tile by tile, each `tile`-pixel
-tile on a canvas of tile + 2 * HALO pixels reaching HALO pixels past it. HALO covers the receptive
+`Upscaler` encodes an LR image that fits one canvas of tile + 2 * FEATURE_HALO pixels a side (after
+the injector's padding) on one canvas of a bucketed side; a larger one tile by tile, each
+`tile`-pixel tile on a canvas of tile + 2 * FEATURE_HALO pixels reaching FEATURE_HALO pixels past it
+(`tiled_pool.POOL_HALO` is the encoders' smaller halo). FEATURE_HALO covers the receptive
 field of a tile's output (34 EDSR convs, six blocks of 8x8-window attention reaching at most 7 pixels
 each, the injector's conv, the decoder's 3x3 projection and local ensemble), so a tile's features
 are the whole image's to float rounding. Canvas offsets are multiples of the attention window, so a
@@ -12,7 +13,7 @@ and coordinates. Each tile decodes the output pixels whose LR positions fall in 
 from liifusion_jax import canvas, tiled_pool
 
 WINDOW = canvas.WINDOW
-HALO = 80  # >= 34 + 6 * 7 + 1 + 3: the LR pixels around a tile that its features depend on
+FEATURE_HALO = 80  # >= 34 + 6 * 7 + 1 + 3: the LR pixels around a tile that its features depend on
 
 
 def check_tile(tile):
@@ -23,9 +24,9 @@ def check_tile(tile):
 def feature_windows(lr_hw, tile):
   """`tiled_pool.windows` of the feature canvases of an LR image of `lr_hw` (one without tiles)."""
   check_tile(tile)
-  return tiled_pool.windows(lr_hw, tile, HALO, canvas.padded_size)
+  return tiled_pool.windows(lr_hw, tile, FEATURE_HALO, canvas.padded_size)
 
 
 def feature_sides(tile):
   """The feature canvas sides an upscaler with this tile uses (None: unbounded)."""
-  return None if tile is None else canvas.sides(tile + 2 * HALO)
+  return None if tile is None else canvas.sides(tile + 2 * FEATURE_HALO)

@@ -19,36 +19,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from liifusion_jax import canvas, inference, tiled_pool, tiled_upscale
+from liifusion_jax import canvas, inference, sharding, tiled_pool, tiled_upscale
 from liifusion_jax.checkpoints import PRETRAINED, load_params
-from liifusion_jax.models.stage1 import LIIFusionStage1, make_prior_input
-from liifusion_jax.models.stage2 import LIIFusionStage2
-from liifusion_jax.train import sharding
+from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.stage1 import make_prior_input
 
-PRIOR_DIM = 256
 DEFAULT_CHUNK = 30000  # queries per decoder call: the reference's eval_bsize
 PRIOR_TILE = 512  # HR pixels per tile side of the stage-1 prior encoder: ~0.5 GB of activations
 TILE = 384  # LR pixels per tile side of the features: about 2.8 GB of host memory on CPU
 
 
-def build_model(stage, model_config):
-  """The network of a stage from a config's `model` section (a dict or ConfigDict)."""
-  options = dict(model_config)
-  if stage == "stage1":
-    return LIIFusionStage1(**options)
-  if stage == "stage2":
-    return LIIFusionStage2(**options)
-  raise ValueError(f"unknown stage {stage!r} (expected stage1 or stage2)")
-
-
-def prior_noise(seed):
-  """z_T (1, 256) of the stage-2 sampler for a seed: the same seed, the same sampled prior."""
-  return jax.random.normal(jax.random.PRNGKey(seed), (1, PRIOR_DIM), jnp.float32)
-
-
-def normalise(x):
-  """[0, 1] images to the networks' [-1, 1]."""
-  return (x - 0.5) / 0.5
+def prior_noise(seed, dim):
+  """z_T (1, dim) of the stage-2 sampler for a seed: the same seed, the same sampled prior."""
+  return jax.random.normal(jax.random.PRNGKey(seed), (1, dim), jnp.float32)
 
 
 class Upscaler:
@@ -122,7 +105,7 @@ class Upscaler:
     if features is None:
       return None
     pool_tile = PRIOR_TILE if self.stage == "stage1" else self.tile
-    pools = canvas.sides(pool_tile + 2 * tiled_pool.HALO)
+    pools = canvas.sides(pool_tile + 2 * tiled_pool.POOL_HALO)
     return 3 * len(features) + len(pools) + 1 + (2 if self.stage == "stage2" else 0)
 
   def prior(self, lr01, hr01=None, seed=0):
@@ -131,7 +114,7 @@ class Upscaler:
     lr = normalise(np.asarray(lr01, np.float32)[None])
     if self.stage == "stage2":
       pooled = tiled_pool.pooled_in_tiles(self._condition_sum, self.params, lr, self.tile)
-      return self._sample(self.params, pooled, prior_noise(seed))
+      return self._sample(self.params, pooled, prior_noise(seed, self.model.prior_dim))
     if hr01 is None:
       raise ValueError("a stage-1 model needs the HR image for its prior; use a stage-2 checkpoint "
                        "to upscale images without HR")

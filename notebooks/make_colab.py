@@ -2,8 +2,9 @@
 
 `--check` exits 1 when the notebook on disk differs from what this script writes (CI runs it, so
 the notebook is never edited by hand). The cells only call the package's command-line entry points
-in-process, so tests/test_notebook.py can run them on CPU with tiny settings; shell lines (`!`, `%`)
-only install, and the upload cell falls back to a bundled photograph outside Colab.
+in-process, so tests/test_notebook.py can run them on CPU with tiny settings; the install cell skips
+installing where a checkout of the package is importable, and the upload cell falls back to a bundled
+photograph outside Colab.
 """
 import json
 import pathlib
@@ -23,12 +24,60 @@ the result and upscales an image you upload.
 slowly: shorten the runs with `QUICK_OVERRIDES` below."""),
     ("markdown", "## Install"),
     ("code", """\
-# Clone the repository and install it with JAX for CUDA 12 (on a CPU runtime, drop "jax[cuda12]").
-REPO_URL = "https://github.com/OWNER/liifusion-jax.git"  # <- this repository's URL
-!git clone -q --depth 1 {REPO_URL} liifusion-jax
-%cd liifusion-jax
-!pip install -q -e . "jax[cuda12]"
-"""),
+#@title Where the package comes from { display-mode: "form" }
+#@markdown Fill in **one**: the repository's git URL, or the path of an archive of it (`.zip`, `.tar.gz`)
+#@markdown or of its folder, uploaded to this runtime (Files pane: `/content/liifusion-jax.zip`) or on
+#@markdown Google Drive (`/content/drive/MyDrive/liifusion-jax.zip`, mounted when needed).
+REPO_URL = ""  #@param {type:"string"}
+SOURCE_PATH = ""  #@param {type:"string"}
+JAX = "jax[cuda12]"  #@param ["jax[cuda12]", "jax"]"""),
+    ("code", """\
+import importlib.util
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+
+def repository_folder(repo_url, source_path, target="liifusion-jax"):
+  \"\"\"The repository's folder: SOURCE_PATH's folder or unpacked archive, else a clone of REPO_URL.\"\"\"
+  if source_path:
+    return unpacked(pathlib.Path(source_path), pathlib.Path(target))
+  if repo_url:
+    subprocess.run(["git", "clone", "-q", "--depth", "1", repo_url, target], check=True)
+    return pathlib.Path(target)
+  raise ValueError("the form above is empty: set REPO_URL to the repository's git URL, or SOURCE_PATH "
+                   "to an uploaded or Drive archive (or folder) of it, then run both cells again")
+
+
+def unpacked(path, target):
+  \"\"\"A folder as it is, or an archive unpacked into `target` (entering its one top folder).\"\"\"
+  if str(path).startswith("/content/drive") and not path.exists():
+    from google.colab import drive
+    drive.mount("/content/drive")
+  if path.is_dir():
+    return path
+  if not path.is_file():
+    raise FileNotFoundError(f"SOURCE_PATH {path} does not exist")
+  shutil.unpack_archive(path, target)
+  folders = [p for p in target.iterdir() if p.is_dir()]
+  return target if (target / "pyproject.toml").exists() or len(folders) != 1 else folders[0]
+
+
+def install(repo_url, source_path, jax):
+  \"\"\"Installs the package with `jax` unless a checkout of it is importable; enters the checkout.\"\"\"
+  found = importlib.util.find_spec("liifusion_jax")
+  folder = pathlib.Path(found.origin).parents[1] if found else None
+  if folder is None or not (folder / "configs").is_dir():
+    folder = repository_folder(repo_url, source_path).resolve()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(folder), jax], check=True)
+    sys.path.insert(0, str(folder))
+  os.chdir(folder)
+  print(f"liifusion_jax from {folder}")
+
+
+install(REPO_URL, SOURCE_PATH, JAX)"""),
     ("code", """\
 import jax
 

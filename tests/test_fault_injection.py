@@ -2,7 +2,6 @@
 second process on a workdir, a damaged checkpoint, a changed model on resume, a kill during a save.
 Each must end in one line and lose nothing."""
 import hashlib
-import pathlib
 import re
 import shutil
 import signal
@@ -19,9 +18,9 @@ from liifusion_jax.checkpoints import CheckpointError, load_params
 from liifusion_jax.train import cli, loop, workdir_lock
 from liifusion_jax.train.errors import TrainingError
 from cli_helpers import smooth_photo
+from conftest import REPO
 from train_helpers import TINY, assert_trees_equal, checkpoint_steps, losses, tiny_config
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def fingerprint(folder):
@@ -31,7 +30,7 @@ def fingerprint(folder):
 
 
 def train_cli(workdir, *overrides):
-  return cli.main(["--config", "configs/stage1.py:quick", "--workdir", str(workdir),
+  return cli.main(["--config", f"{REPO}/configs/stage1.py:quick", "--workdir", str(workdir),
                    *(f"--config.{o}" for o in (*TINY, *overrides))])
 
 

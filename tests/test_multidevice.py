@@ -16,7 +16,8 @@ import pytest
 from jax.sharding import AbstractMesh, PartitionSpec as P
 
 from liifusion_jax.checkpoints import load_params
-from liifusion_jax.train import distributed, sharding
+from liifusion_jax import sharding
+from liifusion_jax.train import distributed
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "multidevice_worker.py"
@@ -107,7 +108,7 @@ def test_stage2_step_on_4_devices_equals_1_device(tmp_path):
   assert report["sharded"]["layout"]["split_leaves"] > 100
 
 
-TINY_RUN = ["--config", "configs/stage1.py:quick", "--config.data.patch=16", "--config.batch_size=4",
+TINY_RUN = ["--config", f"{REPO}/configs/stage1.py:quick", "--config.data.patch=16", "--config.batch_size=4",
             "--config.data.sample_q=64", "--config.data.scale_max=2.0", "--config.steps_per_epoch=2",
             "--config.epochs=1", "--config.val_crop=48", "--config.val_scales=(2.0,)",
             "--config.log_every_steps=1", "--config.data.num_workers=0"]

@@ -4,6 +4,7 @@ import importlib.util
 import json
 import math
 import pathlib
+import shutil
 
 import pytest
 from PIL import Image
@@ -40,6 +41,23 @@ def test_notebook_is_generated_from_its_script():
   assert notebook["nbformat"] == 4 and notebook["metadata"]["accelerator"] == "GPU"
   for cell in code_cells():
     ast.parse(python_source(cell))  # valid Python once the shell lines are gone
+
+
+def test_install_cell_needs_a_source_and_unpacks_an_archive(tmp_path, monkeypatch):
+  """An empty form stops with a message naming both fields; an archive holding one top folder (as
+  GitHub's) unpacks to that folder. A checkout already importable is entered, not installed again."""
+  monkeypatch.chdir(tmp_path)
+  namespace = {}
+  for cell in code_cells()[:2]:
+    exec(compile(python_source(cell), "<colab cell>", "exec"), namespace)
+  assert pathlib.Path.cwd() == REPO
+  with pytest.raises(ValueError, match="REPO_URL.*SOURCE_PATH"):
+    namespace["repository_folder"]("", "")
+  (tmp_path / "tree" / "liifusion-jax-main").mkdir(parents=True)
+  (tmp_path / "tree" / "liifusion-jax-main" / "pyproject.toml").write_text("")
+  archive = shutil.make_archive(str(tmp_path / "repo"), "zip", tmp_path / "tree")
+  folder = namespace["repository_folder"]("", archive, target=str(tmp_path / "unpacked"))
+  assert folder == tmp_path / "unpacked" / "liifusion-jax-main"
 
 
 @pytest.mark.slow

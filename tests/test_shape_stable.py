@@ -8,7 +8,8 @@ import pytest
 
 from liifusion_jax import canvas
 from liifusion_jax.inference import query_grid, to_image
-from liifusion_jax.upscaler import Upscaler, build_model, normalise, prior_noise
+from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.upscaler import Upscaler, prior_noise
 from random_checkpoints import random_params
 
 # Every new program is lowered once, whether XLA then compiles it or loads it from the disk cache.
@@ -30,7 +31,7 @@ def _unpadded(stage, params, lr, out_hw, seed):
     pred = model.apply({"params": params}, normalise(lr[None]), normalise(hr[None]), coord, cell)
   else:
     hr = None
-    pred = model.apply({"params": params}, normalise(lr[None]), coord, cell, prior_noise(seed))
+    pred = model.apply({"params": params}, normalise(lr[None]), coord, cell, prior_noise(seed, model.prior_dim))
   return to_image(np.asarray(pred), *out_hw)[0], hr
 
 

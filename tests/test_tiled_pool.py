@@ -6,7 +6,8 @@ import numpy as np
 from liifusion_jax import tiled_pool
 from liifusion_jax import upscaler as upscaler_module
 from liifusion_jax.inference import query_grid, to_image
-from liifusion_jax.upscaler import Upscaler, build_model, normalise
+from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.upscaler import Upscaler
 from random_checkpoints import random_params
 
 
@@ -21,7 +22,7 @@ def test_tiles_pool_like_the_whole_image(monkeypatch):
   whole = jnp.mean(act, axis=(1, 2))
   total = tiled_pool.activation_sum(model, "prior_encoder")
   assert _relative_error(tiled_pool.pooled_in_tiles(total, params, image, tile=8), whole) < 1e-5
-  monkeypatch.setattr(tiled_pool, "HALO", 4)  # short of the eleven convs' reach: the tiles show
+  monkeypatch.setattr(tiled_pool, "POOL_HALO", 4)  # short of the eleven convs' reach: the tiles show
   assert _relative_error(tiled_pool.pooled_in_tiles(total, params, image, tile=8), whole) > 1e-3
 
 

@@ -18,11 +18,11 @@ def _tiled_error(lr_hw, out_hw, tile):
 
 
 def test_tiles_equal_the_unpadded_model():
-  """256 x 12 LR pixels with 88-pixel tiles: three canvases of 88 + 2 * HALO."""
+  """256 x 12 LR pixels with 88-pixel tiles: three canvases of 88 + 2 * FEATURE_HALO."""
   assert _tiled_error((256, 12), (333, 16), tile=88) < 1e-5
 
 
 @pytest.mark.slow
 def test_halo_short_of_the_receptive_field_shows(monkeypatch):
-  monkeypatch.setattr(tiled_upscale, "HALO", 16)
+  monkeypatch.setattr(tiled_upscale, "FEATURE_HALO", 16)
   assert _tiled_error((120, 12), (150, 16), tile=24) > 1e-3

@@ -8,6 +8,7 @@ import pytest
 from liifusion_jax.checkpoints import CheckpointError, load_params
 from liifusion_jax.config import ConfigError, apply_overrides, load_config
 from liifusion_jax.train import cli, loop
+from conftest import REPO
 from train_helpers import assert_trees_equal, checkpoint_steps, losses, records, tiny_config
 
 
@@ -93,7 +94,7 @@ def test_wrong_stage_checkpoints_are_refused(stage2_run, tmp_path):
 
 
 def test_unknown_config_key_lists_valid_ones():
-  config = load_config("configs/stage1.py")
+  config = load_config(f"{REPO}/configs/stage1.py")
   with pytest.raises(ConfigError, match=r"unknown config key 'optim.lrr'; valid keys: .*optim\.lr"):
     apply_overrides(config, ["optim.lrr=1"])
   with pytest.raises(ConfigError, match="expects float"):
@@ -102,12 +103,12 @@ def test_unknown_config_key_lists_valid_ones():
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-  assert cli.main(["--config", "configs/stage1.py", "--workdir", str(tmp_path),
+  assert cli.main(["--config", f"{REPO}/configs/stage1.py", "--workdir", str(tmp_path),
                    "--config.optim.lrr=1"]) == 1
   err = capsys.readouterr().err.strip()
   assert err.startswith("error: unknown config key 'optim.lrr'") and "\n" not in err
-  assert cli.main(["--config", "configs/nope.py", "--workdir", str(tmp_path)]) == 1
+  assert cli.main(["--config", f"{REPO}/configs/nope.py", "--workdir", str(tmp_path)]) == 1
   assert "config file not found" in capsys.readouterr().err
-  assert cli.main(["--config", "configs/stage1.py", "--workdir", str(tmp_path),
+  assert cli.main(["--config", f"{REPO}/configs/stage1.py", "--workdir", str(tmp_path),
                    "--config.data.train_dir=/no/such/folder"]) == 1
   assert "/no/such/folder" in capsys.readouterr().err

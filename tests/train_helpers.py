@@ -4,6 +4,7 @@ import json
 import jax
 import numpy as np
 
+from conftest import REPO
 from liifusion_jax.config import apply_overrides, load_config
 
 TINY = ["data.patch=16", "batch_size=2", "data.sample_q=64", "data.scale_max=2.0", "steps_per_epoch=2",
@@ -12,7 +13,7 @@ TINY = ["data.patch=16", "batch_size=2", "data.sample_q=64", "data.scale_max=2.0
 
 
 def tiny_config(stage, epochs, *extra):
-  config = load_config(f"configs/{stage}.py:quick")
+  config = load_config(f"{REPO}/configs/{stage}.py:quick")
   return apply_overrides(config, [*TINY, f"epochs={epochs}", *extra])
 
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from liifusion_jax.convert.discriminator import discriminator_params_from_state_dict
 from liifusion_jax.convert.stage1 import stage1_params_from_state_dict
 from liifusion_jax.convert.stage2 import stage2_params_from_state_dict
-from liifusion_jax.upscaler import build_model
+from liifusion_jax.models.factory import build_model
 
 
 def stage_of(state_dict):

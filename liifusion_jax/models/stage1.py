@@ -43,12 +43,17 @@ class LIIFusionStage1(nn.Module):
   def setup(self):
     self.encoder = EDSRBaseline(n_feats=self.n_feats)
     self.prior_encoder = PriorEncoder(n_feats=self.n_feats)
-    self.prior_injector = PriorInjector(dim=self.n_feats, prior_dim=4 * self.n_feats,
+    self.prior_injector = PriorInjector(dim=self.n_feats, prior_dim=self.prior_dim,
                                         prior_to=self.prior_to)
     self.decoder = ConditionalLIIF()
     if self.scale_aware_prior:
-      self.scale_embed_0 = Dense(4 * self.n_feats)
-      self.scale_embed_1 = Dense(4 * self.n_feats)
+      self.scale_embed_0 = Dense(self.prior_dim)
+      self.scale_embed_1 = Dense(self.prior_dim)
+
+  @property
+  def prior_dim(self):
+    """The length of the prior vector z (and of stage 2's noise)."""
+    return 4 * self.n_feats
 
   def prior_input(self, lr, hr):
     return make_prior_input(lr, hr)

@@ -29,7 +29,7 @@ class LIIFusionStage2(LIIFusionStage1):
       raise ValueError("stage 2 has no scale-aware prior: the condition z_c sees only the LR image")
     super().setup()
     self.condition_encoder = PriorEncoder(n_feats=self.n_feats)
-    self.prior_generator = PriorDiffusion(dim=4 * self.n_feats, steps=self.steps,
+    self.prior_generator = PriorDiffusion(dim=self.prior_dim, steps=self.steps,
                                           start_from_q_sample=self.start_from_q_sample,
                                           residual=self.residual_denoiser)
 

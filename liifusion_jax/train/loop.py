@@ -20,14 +20,15 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from liifusion_jax import evaluation
+from liifusion_jax import evaluation, sharding
 from liifusion_jax.checkpoints import CheckpointError, RunCheckpoints
 from liifusion_jax.config import differences
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
-from liifusion_jax.train import preflight, sharding, workdir_lock
+from liifusion_jax.models.factory import normalise
+from liifusion_jax.train import preflight, workdir_lock
 from liifusion_jax.train import stage1 as stage1_task
 from liifusion_jax.train import stage2 as stage2_task
 from liifusion_jax.train.errors import TrainingError
@@ -89,7 +90,7 @@ def validate(upscaler, hr_images, scales, protocol=VAL_PROTOCOL, seed=0, lpips_p
       for name, sr in outputs.items():
         scores[f"val_{name}psnr_x{scale:g}"].append(evaluation.score(sr, hr, scale, protocol))
         if lpips_params is not None:
-          distance = lpips(lpips_params, jnp.asarray(sr)[None] * 2 - 1, jnp.asarray(hr)[None] * 2 - 1)
+          distance = lpips(lpips_params, normalise(jnp.asarray(sr)[None]), normalise(jnp.asarray(hr)[None]))
           scores[f"val_{name}lpips_x{scale:g}"].append(float(distance[0]))
     results.update({k: float(np.mean(v)) for k, v in scores.items()})
   return results
@@ -179,7 +180,7 @@ def _initial_state(task, config, first_batch, steps_per_epoch, mesh, checkpoints
   target = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract,
                         shardings)
   start, state = checkpoints.restore_latest(target, config.stage, _resume_guard(config))
-  if start:
+  if state is not None:  # step 0 too: a converted reference run
     print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
     return state, shardings, start
   state = task.load_init_from(config, init(rng, first_batch))

@@ -1,23 +1,10 @@
 """Stage 1: the prior encoder sees the HR image (Eq. 1); the model learns to reconstruct from it."""
-import functools
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from liifusion_jax.losses.reconstruction import reconstruction_loss
-from liifusion_jax.models.stage1 import LIIFusionStage1
+from liifusion_jax.models.factory import build_model, normalise
 from liifusion_jax.train.state import TrainState, adam, overlay_params
-
-
-def normalise(x):
-  """[0, 1] -> [-1, 1], the reference's data_norm (sub 0.5, div 0.5)."""
-  return (x - 0.5) / 0.5
-
-
-def build_model(config):
-  return LIIFusionStage1(prior_to=config.model.prior_to,
-                         scale_aware_prior=config.model.scale_aware_prior)
 
 
 def _forward(model, batch):
@@ -33,7 +20,7 @@ def make_optimizer(config, steps_per_epoch):
 def init_state(config, rng, batch, steps_per_epoch):
   """A fresh stage-1 state (torch-style initialisation, Adam moments at zero); pure, so a resumed run
   can take its shapes from `jax.eval_shape`."""
-  model = build_model(config)
+  model = build_model("stage1", config.model)
   params = jax.jit(lambda r, b: model.init(r, b, method=_forward)["params"])(rng, batch)
   tx = make_optimizer(config, steps_per_epoch)
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
@@ -49,7 +36,7 @@ def load_init_from(config, state):
 
 def make_train_step(config, steps_per_epoch):
   """((state, batch, rng) -> (state, metrics), ()): one Adam step on the L1 (or MSE) loss."""
-  model = build_model(config)
+  model = build_model("stage1", config.model)
   tx = make_optimizer(config, steps_per_epoch)
 
   def loss_fn(params, batch):

@@ -4,7 +4,6 @@ under L1 (or MSE) + perceptual + GAN + diffusion losses, with a spectral-norm U-
 The prior encoder is frozen: it is split off the trainable params, gets no gradient, is outside both
 optimisers, and its arrays are carried through each step untouched (bit-identical).
 """
-import functools
 import logging
 
 import jax
@@ -17,17 +16,11 @@ from liifusion_jax.losses.perceptual import describe, load_vgg_params, perceptua
 from liifusion_jax.losses.reconstruction import reconstruction_loss
 from liifusion_jax.models.diffusion import diffusion_loss
 from liifusion_jax.models.discriminator import SPECTRAL, UNetDiscriminatorSN
-from liifusion_jax.models.stage2 import LIIFusionStage2
-from liifusion_jax.train.stage1 import normalise
+from liifusion_jax.models.factory import build_model, normalise
 from liifusion_jax.train.state import TrainState, adam, overlay_params
 
 FROZEN = "prior_encoder"
-PRIOR_DIM = 256
 log = logging.getLogger(__name__)
-
-
-def build_model(config):
-  return LIIFusionStage2(**config.model)
 
 
 def split_frozen(params):
@@ -62,12 +55,18 @@ def _optimisers(config, steps_per_epoch):
 def init_state(config, rng, batch, steps_per_epoch):
   """A freshly initialised stage-2 state (pure, so a resumed run can take its shapes from
   `jax.eval_shape`); `load_init_from` then puts the stage-1 weights in."""
-  model, disc = build_model(config), UNetDiscriminatorSN()
+  model, disc = build_model("stage2", config.model), UNetDiscriminatorSN()
   model_rng, disc_rng = jax.random.split(rng)
-  noise = jnp.zeros((batch["inp"].shape[0], PRIOR_DIM), jnp.float32)
+  noise = jnp.zeros((batch["inp"].shape[0], model.prior_dim), jnp.float32)
   params = jax.jit(lambda r: model.init(r, batch, noise, method=_train_forward)["params"])(model_rng)
   image = _as_images(batch["gt"], config.data.patch)
   disc_vars = jax.jit(lambda r: disc.init(r, image))(disc_rng)
+  return state_of_weights(config, params, disc_vars, steps_per_epoch)
+
+
+def state_of_weights(config, params, disc_vars, steps_per_epoch=1):
+  """A stage-2 state at step 0 holding generator `params` and discriminator variables `disc_vars`
+  ({'params', SPECTRAL}), both optimisers' moments at zero (fresh or converted weights alike)."""
   g_tx, d_tx = _optimisers(config, steps_per_epoch)
   extra = {"d_params": disc_vars["params"], "d_opt_state": d_tx.init(disc_vars["params"]),
            "spectral": disc_vars[SPECTRAL]}
@@ -98,7 +97,7 @@ def _discriminator(disc, d_params, spectral):
 def make_train_step(config, steps_per_epoch):
   """((state, batch, rng, vgg_params) -> (state, metrics), (vgg_params,)): one generator and one
   discriminator Adam step, each loss term logged separately."""
-  model, disc = build_model(config), UNetDiscriminatorSN()
+  model, disc = build_model("stage2", config.model), UNetDiscriminatorSN()
   g_tx, d_tx = _optimisers(config, steps_per_epoch)
   weights = config.loss_weights
   patch = config.data.patch
@@ -128,7 +127,7 @@ def make_train_step(config, steps_per_epoch):
   def step(state, batch, rng, vgg):
     trainable, frozen = split_frozen(state.params)
     extra = state.extra
-    noise = jax.random.normal(rng, (batch["inp"].shape[0], PRIOR_DIM), jnp.float32)
+    noise = jax.random.normal(rng, (batch["inp"].shape[0], model.prior_dim), jnp.float32)
     grads, (g_terms, pred01, gt01, spectral) = jax.grad(generator_loss, has_aux=True)(
         trainable, frozen, extra["spectral"], extra["d_params"], batch, noise, vgg)
     updates, opt_state = g_tx.update(grads, state.opt_state, trainable)

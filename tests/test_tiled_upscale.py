@@ -8,8 +8,8 @@ from random_checkpoints import random_params
 from test_shape_stable import _image, _unpadded
 
 
-def _tiled_error(lr_hw, out_hw, tile):
-  params = random_params("stage2")
+def _tiled_error(lr_hw, out_hw, tile, gain=1.0):
+  params = random_params("stage2", gain)
   lr = _image(lr_hw, 0)
   upscaler = Upscaler("stage2", params, {}, chunk=2048, tile=tile)
   assert len(tiled_upscale.feature_windows(lr_hw, tile)) > 1
@@ -25,4 +25,5 @@ def test_tiles_equal_the_unpadded_model():
 @pytest.mark.slow
 def test_halo_short_of_the_receptive_field_shows(monkeypatch):
   monkeypatch.setattr(tiled_upscale, "FEATURE_HALO", 16)
-  assert _tiled_error((120, 12), (150, 16), tile=24) > 1e-3
+  # Wider kernels (gain 2): far pixels then weigh enough for a short halo to show.
+  assert _tiled_error((120, 12), (150, 16), tile=24, gain=2.0) > 1e-3

@@ -191,7 +191,9 @@ def save_inference_file(path, params, meta, dtype=np.float16):
   arrays = {k: v.astype(dtype) for k, v in _flatten(params, "params").items()}
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  np.savez_compressed(path, **arrays, **{"meta.json": np.array(json.dumps(meta))})
+  partial = path.with_name(path.stem + ".partial.npz")  # renamed when whole: no half-written file
+  np.savez_compressed(partial, **arrays, **{"meta.json": np.array(json.dumps(meta))})
+  partial.replace(path)
 
 
 def load_inference_file(spec):

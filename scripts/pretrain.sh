@@ -17,5 +17,6 @@ for stage in stage1 stage2; do
     || status=$?
   if [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$status" -ne 130 ]; then exit "$status"; fi
   "$python" -m liifusion_jax.pretrained.export "runs/pretrained_$stage" "$out/$stage.npz" \
-    --recipe "configs/pretrained.py:$stage" --commit "$commit" --wall-seconds $((SECONDS - start))
+    --recipe "configs/pretrained.py:$stage" --commit "$commit" --wall-seconds $((SECONDS - start)) \
+    --overwrite
 done

@@ -44,6 +44,8 @@ def test_export_cli_records_provenance(tmp_path):
   assert (record["steps"], record["step_seconds"], record["commit"], record["wall_seconds"]) == (0, 7.5, "abc", 7)
   assert record["data"] == "scikit-image's built-in photographs"
   assert meta["config"]["eval_chunk"] == 4096
+  assert export.main([run, str(out)]) == 1  # an existing file is kept without --overwrite
+  assert load_params(out)[1] == meta
 
 
 @pytest.mark.parametrize("name", checkpoints.PRETRAINED_NAMES)

@@ -12,7 +12,7 @@ import sys
 
 import jax
 
-from liifusion_jax.cli_common import quiet_logs
+from liifusion_jax.cli_common import UsageError, check_output, quiet_logs
 from liifusion_jax.checkpoints import CheckpointError, load_params, locate, save_inference_file
 
 
@@ -64,22 +64,24 @@ def main(argv=None):
   parser.add_argument("--wall-seconds", type=float, help="the recipe's wall-clock seconds, recorded")
   parser.add_argument("--dtype", choices=("float16", "float32"), default="float16",
                       help="storage precision of the params (default float16: half the size)")
+  parser.add_argument("--overwrite", action="store_true", help="replace OUT where it exists already")
   args = parser.parse_args(argv)
   quiet_logs()
   if not args.out.endswith(".npz"):
     parser.error("the inference file must end in .npz")
   try:
+    check_output(args.out, set(), args.overwrite)
     _, step = locate(args.run)
     params, meta = load_params(args.run)
-  except CheckpointError as error:
+    config = meta.get("config", {})
+    record = provenance(args.run, step, config, args.commit, args.wall_seconds)
+    if args.recipe:
+      record["recipe"] = args.recipe
+    save_inference_file(args.out, params, {"stage": meta["stage"], "config": config,
+                                           "provenance": record}, dtype=args.dtype)
+  except (CheckpointError, UsageError, OSError) as error:
     print(f"error: {error}", file=sys.stderr)
     return 1
-  config = meta.get("config", {})
-  record = provenance(args.run, step, config, args.commit, args.wall_seconds)
-  if args.recipe:
-    record["recipe"] = args.recipe
-  save_inference_file(args.out, params, {"stage": meta["stage"], "config": config, "provenance": record},
-                      dtype=args.dtype)
   print(f"wrote {args.out}: {meta['stage']} at step {step}, {json.dumps(record)}")
   return 0
 

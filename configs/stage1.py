@@ -14,6 +14,9 @@ def get_config(arg=None):
   c.stage = "stage1"
   c.seed = 0
   c.init_from = ""               # a stage-1 run, checkpoint or pretrained:stage1 to fine-tune from
+  # Compute dtype: "float32" (the reference's numbers) or "bf16" (bfloat16 compute, float32 params,
+  # optimiser state and losses: faster on GPUs and TPUs).
+  c.precision = "float32"
 
   c.data = ml_collections.ConfigDict()
   c.data.train_dir = ""          # empty: scikit-image's bundled colour photographs

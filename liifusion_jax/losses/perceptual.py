@@ -49,11 +49,13 @@ def vgg_features(params, x):
   return taps
 
 
-def perceptual_loss(params, pred01, gt01):
-  """Mean squared difference of the last VGG feature maps of pred01 and gt01 (NHWC, [0, 1])."""
+def perceptual_loss(params, pred01, gt01, dtype=jnp.float32):
+  """Mean squared difference of the last VGG feature maps of pred01 and gt01 (NHWC, [0, 1]);
+  the network runs in `dtype`, the difference and its mean in float32."""
   n = pred01.shape[0]
   x = (jnp.concatenate([pred01, gt01]) - _IMAGENET_MEAN) / _IMAGENET_STD
-  feat = vgg_features(params, x)[-1]
+  feat = vgg_features(jax.tree.map(lambda p: p.astype(dtype), params), x.astype(dtype))[-1]
+  feat = feat.astype(jnp.float32)
   return jnp.mean((feat[:n] - feat[n:]) ** 2)
 
 

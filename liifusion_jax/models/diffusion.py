@@ -1,5 +1,5 @@
 """Latent diffusion over the 4C-dim prior vector (Eq. 6-8): schedule, forward q, 4-step reverse sampler."""
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -66,7 +66,8 @@ class PriorDiffusion(nn.Module):
 
   The reference starts the reverse process from pure noise, z_T = noise, at training and test time
   (default). `start_from_q_sample=True` starts from q(z_T | z_0) instead, DiffIR's training variant;
-  it then needs the target prior `z0`.
+  it then needs the target prior `z0`. `dtype` is the denoiser's compute dtype; the schedule and the
+  chain of z_t stay float32.
   """
   dim: int = 256
   steps: int = 4
@@ -74,6 +75,7 @@ class PriorDiffusion(nn.Module):
   beta_end: float = 3e-3
   start_from_q_sample: bool = False
   residual: bool = False
+  dtype: Any = jnp.float32
 
   @property
   def schedule(self):
@@ -83,7 +85,8 @@ class PriorDiffusion(nn.Module):
   def __call__(self, cond, noise, z0: Optional[jnp.ndarray] = None):
     """cond, noise (and z0): (B, dim). Returns the sampled prior z0_hat (B, dim)."""
     schedule = self.schedule
-    model = Denoiser(self.dim, max_period=10.0 * self.steps, residual=self.residual, name="model")
+    model = Denoiser(self.dim, max_period=10.0 * self.steps, residual=self.residual, dtype=self.dtype,
+                     name="model")
     if self.start_from_q_sample:
       if z0 is None:
         raise ValueError("start_from_q_sample=True needs the target prior z0")

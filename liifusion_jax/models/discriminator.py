@@ -1,4 +1,6 @@
 """U-Net discriminator with spectral normalisation (Real-ESRGAN's UNetDiscriminatorSN), for the GAN term of Eq. 9."""
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -31,6 +33,7 @@ class SNConv(nn.Module):
   kernel_size: int
   stride: int = 1
   padding: int = 1
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, update_stats: bool):
@@ -45,7 +48,8 @@ class SNConv(nn.Module):
       u.value, v.value = power_iteration(jax.lax.stop_gradient(w_mat), u.value)
     sigma = u.value @ (w_mat @ v.value)
     return jax.lax.conv_general_dilated(
-        x, kernel / sigma, (self.stride, self.stride), [(self.padding, self.padding)] * 2,
+        x.astype(self.dtype), (kernel / sigma).astype(self.dtype), (self.stride, self.stride),
+        [(self.padding, self.padding)] * 2,
         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
@@ -59,18 +63,20 @@ class UNetDiscriminatorSN(nn.Module):
   """Per-pixel real/fake logits for an NHWC image (B, H, W, 3) -> (B, H, W, 1); H, W divisible by 8.
 
   `update_stats=True` is torch's `discriminator.train()`: every call runs one power iteration per
-  spectral-norm conv, so apply with `mutable=[SPECTRAL]` and keep the returned u, v.
+  spectral-norm conv, so apply with `mutable=[SPECTRAL]` and keep the returned u, v. `dtype` is the
+  convolutions' compute dtype (the power iteration and the logits are float32 whatever it is).
   """
   num_feat: int = 64
   skip_connection: bool = True
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, update_stats: bool = False):
     f = self.num_feat
     act = lambda y: nn.leaky_relu(y, 0.2)
-    sn = lambda feats, k, s, name, y: SNConv(feats, k, s, 1, name=name)(y, update_stats)
+    sn = lambda feats, k, s, name, y: SNConv(feats, k, s, 1, self.dtype, name=name)(y, update_stats)
 
-    x0 = act(Conv(f, (3, 3), padding=1, name="conv0")(x))
+    x0 = act(Conv(f, (3, 3), padding=1, dtype=self.dtype, name="conv0")(x))
     x1 = act(sn(2 * f, 4, 2, "conv1", x0))
     x2 = act(sn(4 * f, 4, 2, "conv2", x1))
     x3 = act(sn(8 * f, 4, 2, "conv3", x2))
@@ -87,4 +93,4 @@ class UNetDiscriminatorSN(nn.Module):
 
     out = act(sn(f, 3, 1, "conv7", x6))
     out = act(sn(f, 3, 1, "conv8", out))
-    return Conv(1, (3, 3), padding=1, name="conv9")(out)
+    return Conv(1, (3, 3), padding=1, dtype=self.dtype, name="conv9")(out).astype(jnp.float32)

@@ -6,6 +6,8 @@ Its unfolded-feature part is linear in the feature map, so it is evaluated once 
 `geo_proj` holds the rel_coord / rel_cell columns. This is the same function with far less work
 (4 x Q queries gather 256 values instead of 576, and the 576-wide matmul runs on h*w pixels).
 """
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
@@ -78,18 +80,20 @@ class ConditionalLIIF(nn.Module):
   """feat (B, h, w, C), coord (B, Q, 2), cell (B, Q, 2) -> RGB (B, Q, out_dim).
 
   `project(feat)` then `query(grid, coord, cell)` is the same function in two parts: an image decoded
-  in chunks of queries projects its features once, not once per chunk.
+  in chunks of queries projects its features once, not once per chunk. `dtype` is the MLP's compute
+  dtype; coordinates, ensemble weights and the output are float32 whatever it is.
   """
   hidden: int = 256
   n_hidden: int = 4
   out_dim: int = 3
+  dtype: Any = jnp.float32
 
   def setup(self):
-    self.feat_proj = Conv(self.hidden, (3, 3), padding=1)
-    self.geo_proj = Dense(self.hidden, use_bias=False, dot_general=multiply_add_dot)
+    self.feat_proj = Conv(self.hidden, (3, 3), padding=1, dtype=self.dtype)
+    self.geo_proj = Dense(self.hidden, use_bias=False, dot_general=multiply_add_dot, dtype=self.dtype)
     for i in range(self.n_hidden - 1):  # checkpoint names hidden_0, hidden_1, ...
-      setattr(self, f"hidden_{i}", Dense(self.hidden))
-    self.out = Dense(self.out_dim)
+      setattr(self, f"hidden_{i}", Dense(self.hidden, dtype=self.dtype))
+    self.out = Dense(self.out_dim, dtype=self.dtype)
 
   def project(self, feat):
     """(B, h, w, C) -> (B, h, w, hidden): the first Linear's feature part at every feature pixel."""
@@ -107,7 +111,7 @@ class ConditionalLIIF(nn.Module):
     x = nn.relu(x + self.geo_proj(geo))
     for i in range(self.n_hidden - 1):
       x = nn.relu(getattr(self, f"hidden_{i}")(x))
-    pred = self.out(x)
+    pred = self.out(x).astype(jnp.float32)
     return jnp.sum(pred * ensemble_weights(rel_coord)[..., None], axis=1)
 
   def __call__(self, feat, coord, cell):

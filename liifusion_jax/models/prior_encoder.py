@@ -1,4 +1,6 @@
 """Prior encoder (Eq. 1), also stage 2's condition encoder: an image to a vector z of 4C = 256."""
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -13,23 +15,26 @@ class PriorEncoder(nn.Module):
   outside the valid region and makes the pool a masked mean: a padded canvas then gives exactly the
   result of the valid region alone (zero 'same' padding is what each conv sees at the border). The
   valid region may sit anywhere on the canvas. Input channels follow the input (6 for the prior
-  encoder, 3 for the condition encoder).
+  encoder, 3 for the condition encoder). `dtype` is the compute dtype of the layers; the pool sums in
+  float32 and z is float32 whatever it is.
   """
   n_feats: int = 64
   n_convs: int = 7
   n_fcns: int = 2
+  dtype: Any = jnp.float32
 
   def setup(self):
     c = self.n_feats
     widths = [c] * (1 + self.n_convs) + [2 * c, 2 * c, 4 * c]
-    self.convs = [Conv(w, (3, 3), padding=1, name=f"conv_{i}") for i, w in enumerate(widths)]
-    self.fcs = [Dense(4 * c, name=f"fc_{i}") for i in range(self.n_fcns)]
+    self.convs = [Conv(w, (3, 3), padding=1, dtype=self.dtype, name=f"conv_{i}")
+                  for i, w in enumerate(widths)]
+    self.fcs = [Dense(4 * c, dtype=self.dtype, name=f"fc_{i}") for i in range(self.n_fcns)]
 
   def activations(self, x, mask=None):
     """The last conv's activation map (B, H, W, 4C), before the pool."""
     n_plain = 1 + self.n_convs  # convs with no activation after them
     if mask is not None:
-      mask = mask.astype(x.dtype)
+      mask = mask.astype(self.dtype)
       x = x * mask
     for i, conv in enumerate(self.convs):
       x = conv(x)
@@ -43,10 +48,10 @@ class PriorEncoder(nn.Module):
     """The layers after the pool: z (B, 4C) from the pooled activations (B, 4C)."""
     for fc in self.fcs:
       pooled = nn.leaky_relu(fc(pooled), 0.1)
-    return pooled
+    return pooled.astype(jnp.float32)
 
   def __call__(self, x, mask=None):
-    act = self.activations(x, mask)
+    act = self.activations(x, mask).astype(jnp.float32)
     if mask is None:
       return self.head(jnp.mean(act, axis=(1, 2)))
-    return self.head(jnp.sum(act, axis=(1, 2)) / jnp.sum(mask.astype(x.dtype), axis=(1, 2)))
+    return self.head(jnp.sum(act, axis=(1, 2)) / jnp.sum(mask.astype(jnp.float32), axis=(1, 2)))

@@ -4,8 +4,11 @@ Each block maps the prior z to (z_b, z_a) = (p_u, p_s) with a Dense + GELU (Eq. 
 prior-injected map p = LN(x) * p_s + p_u (Eq. 3), and attends with queries from p to keys and
 values from LN(x) (the reference and the paper's "Q prior"). `prior_to='qkv'` is the paper's
 Table 7 ablation ("QKV prior"): p also feeds the keys and values, i.e. shifted-window self-attention
-on the prior-injected map.
+on the prior-injected map. Every module takes `dtype`, the compute dtype (params stay float32); the
+layer norms' statistics and the attention's softmax are float32 whatever it is.
 """
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -82,6 +85,7 @@ class WindowAttention(nn.Module):
   dim: int = 64
   heads: int = 4
   window: int = 8
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, query_in, kv_in, mask=None):
@@ -93,18 +97,19 @@ class WindowAttention(nn.Module):
     """
     b, nw, n, c = kv_in.shape
     hd = c // self.heads
-    kv = Dense(2 * c, use_bias=False, name="kv")(kv_in).reshape(b, nw, n, 2, self.heads, hd)
+    kv = Dense(2 * c, use_bias=False, dtype=self.dtype, name="kv")(kv_in)
+    kv = kv.reshape(b, nw, n, 2, self.heads, hd)
     k, v = kv[..., 0, :, :], kv[..., 1, :, :]
-    q = Dense(c, use_bias=False, name="q")(query_in).reshape(b, nw, n, self.heads, hd)
+    q = Dense(c, use_bias=False, dtype=self.dtype, name="q")(query_in).reshape(b, nw, n, self.heads, hd)
     table = self.param("rel_bias", nn.initializers.zeros, ((2 * self.window - 1) ** 2, self.heads))
     bias = table[relative_position_index(self.window)].transpose(2, 0, 1)  # (heads, N, N)
     if mask is not None:
       bias = bias + mask[:, None]  # (nW, heads, N, N)
-    logits = jnp.einsum("bwihd,bwjhd->bwhij", q * hd ** -0.5, k) + bias
+    logits = jnp.einsum("bwihd,bwjhd->bwhij", q * hd ** -0.5, k).astype(jnp.float32) + bias
     weights = jnp.exp(logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True)))
     total = jnp.sum(weights, axis=-1).transpose(0, 1, 3, 2)[..., None]  # (B, nW, N, heads, 1)
-    out = jnp.einsum("bwhij,bwjhd->bwihd", weights, v) / total
-    return Dense(c, name="proj")(out.reshape(b, nw, n, c))
+    out = jnp.einsum("bwhij,bwjhd->bwihd", weights.astype(self.dtype), v) / total.astype(self.dtype)
+    return Dense(c, dtype=self.dtype, name="proj")(out.reshape(b, nw, n, c))
 
 
 class InjectorBlock(nn.Module):
@@ -114,28 +119,31 @@ class InjectorBlock(nn.Module):
   window: int = 8
   shift: bool = False
   prior_to: str = "q"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, prior, frame=None):
     b, h, w, c = x.shape
-    mod = nn.gelu(Dense(2 * c, use_bias=False, name="kernel")(prior), approximate=False)
+    dense = lambda features, name, use_bias=True: Dense(features, use_bias=use_bias, dtype=self.dtype,
+                                                        name=name)
+    mod = nn.gelu(dense(2 * c, "kernel", use_bias=False)(prior), approximate=False)
     p_u, p_s = mod[:, None, None, :c], mod[:, None, None, c:]
-    y = nn.LayerNorm(epsilon=1e-5, name="ln1")(x)
+    y = nn.LayerNorm(epsilon=1e-5, dtype=self.dtype, name="ln1")(x)
     p = y * p_s + p_u
     kv_in = p if self.prior_to == "qkv" else y
     mask = None
     if self.shift:
       roll, mask, unroll = shifted_windows(x, self.window, frame)
       p, kv_in = roll(p), roll(kv_in)
-    att = WindowAttention(c, self.heads, self.window, name="attn")(
+    att = WindowAttention(c, self.heads, self.window, self.dtype, name="attn")(
         window_partition(p, self.window), window_partition(kv_in, self.window), mask)
     att = window_merge(att, h, w)
     if self.shift:
       att = unroll(att)
     z = x + att
-    y = nn.LayerNorm(epsilon=1e-5, name="ln2")(z)
-    y = nn.gelu(Dense(2 * c, name="mlp_fc1")(y), approximate=False)
-    return z + Dense(c, name="mlp_fc2")(y)
+    y = nn.LayerNorm(epsilon=1e-5, dtype=self.dtype, name="ln2")(z)
+    y = nn.gelu(dense(2 * c, "mlp_fc1")(y), approximate=False)
+    return z + dense(c, "mlp_fc2")(y)
 
 
 class PriorInjector(nn.Module):
@@ -150,6 +158,7 @@ class PriorInjector(nn.Module):
   window: int = 8
   heads: int = 4
   prior_to: str = "q"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, feat, prior, frame=None):
@@ -163,11 +172,12 @@ class PriorInjector(nn.Module):
       raw = jnp.pad(feat, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
     else:
       raw = gather(feat, frame["reflect"])
-    x = raw
+    x = raw = raw.astype(self.dtype)
     for i in range(self.depth):
       x = InjectorBlock(self.dim, self.heads, self.window, shift=i % 2 == 1,
-                        prior_to=self.prior_to, name=f"block_{i}")(x, prior, frame)
+                        prior_to=self.prior_to, dtype=self.dtype, name=f"block_{i}")(x, prior, frame)
+    conv = Conv(self.dim, (3, 3), padding=1, dtype=self.dtype, name="conv")
     if frame is None:
-      return (raw + Conv(self.dim, (3, 3), padding=1, name="conv")(x))[:, :h, :w]
-    out = raw + Conv(self.dim, (3, 3), padding=1, name="conv")(x * frame["map"])  # zero padding off the map
-    return out * frame["mask"]
+      return (raw + conv(x))[:, :h, :w]
+    out = raw + conv(x * frame["map"].astype(self.dtype))  # zero padding off the map
+    return out * frame["mask"].astype(self.dtype)

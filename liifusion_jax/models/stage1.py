@@ -1,5 +1,7 @@
 """LIIFusion stage 1 (paper section III.1, Fig. 2): EDSR-baseline features M, prior z from
 Concat(HR, LR-up) (Eq. 1), prior injection (Eq. 2-3), conditional LIIF decoding (Eq. 4-5)."""
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -35,20 +37,23 @@ class LIIFusionStage1(nn.Module):
     paper does not say how the scale enters the prior; here the per-axis inverse scale
     (LR size / HR size, in (0, 1] for upsampling) goes through Dense(256)-LReLU(0.1)-Dense(256)
     (`scale_embed_0`, `scale_embed_1`) and is added to z, so z carries the scale wherever it is used.
+  dtype: the compute dtype of every layer (`models.factory.PRECISIONS`); params stay float32, and
+    the prior z and the decoded RGB are float32 whatever it is.
   """
   n_feats: int = 64
   prior_to: str = "q"
   scale_aware_prior: bool = False
+  dtype: Any = jnp.float32
 
   def setup(self):
-    self.encoder = EDSRBaseline(n_feats=self.n_feats)
-    self.prior_encoder = PriorEncoder(n_feats=self.n_feats)
+    self.encoder = EDSRBaseline(n_feats=self.n_feats, dtype=self.dtype)
+    self.prior_encoder = PriorEncoder(n_feats=self.n_feats, dtype=self.dtype)
     self.prior_injector = PriorInjector(dim=self.n_feats, prior_dim=self.prior_dim,
-                                        prior_to=self.prior_to)
-    self.decoder = ConditionalLIIF()
+                                        prior_to=self.prior_to, dtype=self.dtype)
+    self.decoder = ConditionalLIIF(dtype=self.dtype)
     if self.scale_aware_prior:
-      self.scale_embed_0 = Dense(self.prior_dim)
-      self.scale_embed_1 = Dense(self.prior_dim)
+      self.scale_embed_0 = Dense(self.prior_dim, dtype=self.dtype)
+      self.scale_embed_1 = Dense(self.prior_dim, dtype=self.dtype)
 
   @property
   def prior_dim(self):
@@ -74,7 +79,7 @@ class LIIFusionStage1(nn.Module):
     if self.scale_aware_prior:
       if scale is None:
         raise ValueError("scale_aware_prior needs the scale factor")
-      z = z + self.scale_embed_1(nn.leaky_relu(self.scale_embed_0(1.0 / scale), 0.1))
+      z = z + self.scale_embed_1(nn.leaky_relu(self.scale_embed_0(1.0 / scale), 0.1)).astype(z.dtype)
     return z
 
   def inject(self, feat, z, frame=None):

@@ -28,10 +28,10 @@ class LIIFusionStage2(LIIFusionStage1):
     if self.scale_aware_prior:
       raise ValueError("stage 2 has no scale-aware prior: the condition z_c sees only the LR image")
     super().setup()
-    self.condition_encoder = PriorEncoder(n_feats=self.n_feats)
+    self.condition_encoder = PriorEncoder(n_feats=self.n_feats, dtype=self.dtype)
     self.prior_generator = PriorDiffusion(dim=self.prior_dim, steps=self.steps,
                                           start_from_q_sample=self.start_from_q_sample,
-                                          residual=self.residual_denoiser)
+                                          residual=self.residual_denoiser, dtype=self.dtype)
 
   def condition(self, lr):
     """z_c (B, 4C) from the LR image alone."""

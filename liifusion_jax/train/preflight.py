@@ -8,6 +8,7 @@ from liifusion_jax import evaluation, metrics
 from liifusion_jax.config import ConfigError
 from liifusion_jax.data import images
 from liifusion_jax.losses import perceptual, reconstruction
+from liifusion_jax.models.factory import PRECISIONS
 
 # Keys that count things: 0 or less means nothing sensible (keep_checkpoints=0 would delete them all).
 POSITIVE = ("batch_size", "epochs", "save_every_epochs", "val_every_epochs", "log_every_steps",
@@ -24,7 +25,7 @@ def _get(config, key):
 
 
 def check_config(config):
-  """Counts positive, scales >= 1, known loss kinds."""
+  """Counts positive, scales >= 1, known precision and loss kinds."""
   for key in POSITIVE:
     if not _get(config, key) >= 1:
       raise ConfigError(f"{key} must be >= 1, got {_get(config, key)}")
@@ -33,6 +34,8 @@ def check_config(config):
       raise ConfigError(f"{key} must be >= 0, got {_get(config, key)}")
   if not config.val_scales or not all(1 <= s < math.inf for s in config.val_scales):
     raise ConfigError(f"val_scales must be numbers >= 1, got {config.val_scales}")
+  if config.precision not in PRECISIONS:
+    raise ConfigError(f"unknown precision {config.precision!r}; valid ones: {', '.join(PRECISIONS)}")
   if config.loss not in reconstruction.KINDS:
     raise ConfigError(f"unknown loss {config.loss!r}; valid ones: {', '.join(reconstruction.KINDS)}")
   if "perceptual" in config:

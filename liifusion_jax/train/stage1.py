@@ -20,7 +20,7 @@ def make_optimizer(config, steps_per_epoch):
 def init_state(config, rng, batch, steps_per_epoch):
   """A fresh stage-1 state (torch-style initialisation, Adam moments at zero); pure, so a resumed run
   can take its shapes from `jax.eval_shape`."""
-  model = build_model("stage1", config.model)
+  model = build_model("stage1", config.model, config.precision)
   params = jax.jit(lambda r, b: model.init(r, b, method=_forward)["params"])(rng, batch)
   tx = make_optimizer(config, steps_per_epoch)
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
@@ -36,7 +36,7 @@ def load_init_from(config, state):
 
 def make_train_step(config, steps_per_epoch):
   """((state, batch, rng) -> (state, metrics), ()): one Adam step on the L1 (or MSE) loss."""
-  model = build_model("stage1", config.model)
+  model = build_model("stage1", config.model, config.precision)
   tx = make_optimizer(config, steps_per_epoch)
 
   def loss_fn(params, batch):

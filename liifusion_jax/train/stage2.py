@@ -15,8 +15,8 @@ from liifusion_jax.losses import gan
 from liifusion_jax.losses.perceptual import describe, load_vgg_params, perceptual_loss
 from liifusion_jax.losses.reconstruction import reconstruction_loss
 from liifusion_jax.models.diffusion import diffusion_loss
-from liifusion_jax.models.discriminator import SPECTRAL, UNetDiscriminatorSN
-from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.discriminator import SPECTRAL
+from liifusion_jax.models.factory import build_discriminator, build_model, compute_dtype, normalise
 from liifusion_jax.train.state import TrainState, adam, overlay_params
 
 FROZEN = "prior_encoder"
@@ -55,7 +55,8 @@ def _optimisers(config, steps_per_epoch):
 def init_state(config, rng, batch, steps_per_epoch):
   """A freshly initialised stage-2 state (pure, so a resumed run can take its shapes from
   `jax.eval_shape`); `load_init_from` then puts the stage-1 weights in."""
-  model, disc = build_model("stage2", config.model), UNetDiscriminatorSN()
+  model = build_model("stage2", config.model, config.precision)
+  disc = build_discriminator(config.precision)
   model_rng, disc_rng = jax.random.split(rng)
   noise = jnp.zeros((batch["inp"].shape[0], model.prior_dim), jnp.float32)
   params = jax.jit(lambda r: model.init(r, batch, noise, method=_train_forward)["params"])(model_rng)
@@ -97,7 +98,8 @@ def _discriminator(disc, d_params, spectral):
 def make_train_step(config, steps_per_epoch):
   """((state, batch, rng, vgg_params) -> (state, metrics), (vgg_params,)): one generator and one
   discriminator Adam step, each loss term logged separately."""
-  model, disc = build_model("stage2", config.model), UNetDiscriminatorSN()
+  model = build_model("stage2", config.model, config.precision)
+  disc = build_discriminator(config.precision)
   g_tx, d_tx = _optimisers(config, steps_per_epoch)
   weights = config.loss_weights
   patch = config.data.patch
@@ -112,7 +114,7 @@ def make_train_step(config, steps_per_epoch):
     gt01 = _as_images(batch["gt"], patch)
     d, d_state = _discriminator(disc, d_params, spectral)
     fake, real = gan.generator_gan_loss(d, pred01, gt01, weights.gan)
-    percept = weights.perceptual * perceptual_loss(vgg, pred01, gt01)
+    percept = weights.perceptual * perceptual_loss(vgg, pred01, gt01, compute_dtype(config.precision))
     diff = weights.diffusion * diffusion_loss(z0_hat, z0)
     total = rec + percept + fake + real + diff
     terms = {"g_loss": total, "rec": rec, "perceptual": percept, "gan_fake": fake, "gan_real": real,

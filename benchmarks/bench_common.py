@@ -51,6 +51,23 @@ def time_calls(fn, repeats, warmup=1):
           "recompile_s_during_timing": recompiled}
 
 
+def add_profile_flags(parser):
+  parser.add_argument("--profile", metavar="DIR", default="",
+                      help="after the timing, trace --profile-calls more calls into DIR "
+                           "(summarise with benchmarks/profile_summary.py DIR --calls N)")
+  parser.add_argument("--profile-calls", type=int, default=5)
+
+
+def profile(fn, args):
+  """Calls `fn()` args.profile_calls times under the JAX profiler, writing a trace to args.profile."""
+  if not args.profile:
+    return {}
+  with jax.profiler.trace(args.profile, create_perfetto_trace=True):
+    for _ in range(args.profile_calls):
+      fn()
+  return {"profile": args.profile, "profile_calls": args.profile_calls}
+
+
 def peak_rss_mb():
   """Peak resident memory of this process (ru_maxrss is KiB on Linux) in MB."""
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6

@@ -1,12 +1,14 @@
 """Seconds per jitted training step of stage 1 or 2 on one real batch at a fixed scale.
 
   python benchmarks/train_step.py --stage 1 --batch 16 --patch 48 --scale 2.5
+  python benchmarks/train_step.py --stage 1 --batch 16 --precision bf16 --profile /tmp/trace
 
 The batch comes from `make_batch` on the built-in scikit-image photographs with scale_min = scale_max
 = --scale, so every step has the same shapes. The step is `make_train_step` of the stage, jitted with
 the state donated as in train/loop.py. Stage 2 starts from random stage-1 params written to a temporary
 checkpoint (its `init_from`). Prints one JSON line: median seconds per step after the warm-up, compile
-seconds separately, peak memory.
+seconds separately, peak memory. `--precision bf16` computes in bfloat16 (the config's
+`precision`); `--profile DIR` traces a few more steps after the timing (see profile_summary.py).
 """
 import argparse
 import tempfile
@@ -14,7 +16,7 @@ import tempfile
 import jax
 import numpy as np
 
-from bench_common import block, emit, time_calls
+from bench_common import add_profile_flags, block, emit, profile, time_calls
 from liifusion_jax.checkpoints import save_params
 from liifusion_jax.config import load_config
 from liifusion_jax.data import defaults
@@ -51,10 +53,13 @@ def main():
   parser.add_argument("--warmup", type=int, default=1)
   parser.add_argument("--bucket", type=int, default=None,
                       help="HR canvas multiple for the prior encoder (default: the config's)")
+  parser.add_argument("--precision", choices=("float32", "bf16"), default="float32")
   parser.add_argument("--seed", type=int, default=0)
+  add_profile_flags(parser)
   args = parser.parse_args()
 
   config = load_config(f"configs/stage{args.stage}.py", lock=False)
+  config.precision = args.precision
   config.batch_size = args.batch
   config.data.patch = args.patch
   if args.bucket:
@@ -75,10 +80,12 @@ def main():
     block((holder["state"], metrics))
 
   timing = time_calls(one_step, args.repeats, args.warmup)
-  emit({"benchmark": "train_step", "stage": args.stage, "batch": args.batch, "patch": args.patch,
+  traced = profile(one_step, args)
+  emit({"benchmark": "train_step", "stage": args.stage, "precision": args.precision, "batch": args.batch,
+        "patch": args.patch,
         "scale": args.scale, "hr_crop": crop_size(args.patch, args.scale),
         "prior_canvas": int(batch["prior_in"].shape[1]), "repeats": args.repeats,
-        **timing, "images_per_s": args.batch / timing["median_s"]})
+        **timing, "images_per_s": args.batch / timing["median_s"], **traced})
 
 
 if __name__ == "__main__":

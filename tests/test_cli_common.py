@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from liifusion_jax.cli_common import parse_scales, scale_name
+from liifusion_jax.cli.common import parse_scales, scale_name
 
 
 def test_parse_scales():

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from liifusion_jax.checkpoints import CheckpointError, load_params
-from liifusion_jax.train import cli, loop, workdir_lock
+from liifusion_jax.cli import train as cli
+from liifusion_jax.train import loop, workdir_lock
 from liifusion_jax.train.errors import TrainingError
 from cli_helpers import smooth_photo
 from conftest import REPO
@@ -183,8 +184,8 @@ def save_then_die(self, step, state, meta):
 
 
 RunCheckpoints.save = save_then_die
-from liifusion_jax.train import cli
-sys.exit(cli.main(sys.argv[1:]))
+from liifusion_jax.cli.train import main
+sys.exit(main(sys.argv[1:]))
 """
 
 
@@ -214,8 +215,8 @@ def save_on_a_full_disk(self, step, state, meta):
 
 
 RunCheckpoints.save = save_on_a_full_disk
-from liifusion_jax.train import cli
-sys.exit(cli.main(sys.argv[1:]))
+from liifusion_jax.cli.train import main
+sys.exit(main(sys.argv[1:]))
 """
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from liifusion_jax.checkpoints import CheckpointError, load_params
+from liifusion_jax.cli import train as cli
 from liifusion_jax.config import ConfigError, apply_overrides, load_config
-from liifusion_jax.train import cli, loop
+from liifusion_jax.train import loop
 from conftest import REPO
 from train_helpers import assert_trees_equal, checkpoint_steps, losses, records, tiny_config
 

@@ -18,7 +18,7 @@ from liifusion_jax.checkpoints import CheckpointError, load_params
 from liifusion_jax.cli import train as cli
 from liifusion_jax.train import loop, workdir_lock
 from liifusion_jax.train.errors import TrainingError
-from cli_helpers import smooth_photo
+from cli_helpers import exit_status, smooth_photo
 from conftest import REPO
 from train_helpers import TINY, assert_trees_equal, checkpoint_steps, losses, tiny_config
 
@@ -31,8 +31,9 @@ def fingerprint(folder):
 
 
 def train_cli(workdir, *overrides):
-  return cli.main(["--config", f"{REPO}/configs/stage1.py:quick", "--workdir", str(workdir),
-                   *(f"--config.{o}" for o in (*TINY, *overrides))])
+  """train.py's exit status."""
+  return exit_status(cli.main, ["--config", f"{REPO}/configs/stage1.py:quick", "--workdir", str(workdir),
+                                *(f"--config.{o}" for o in (*TINY, *overrides))])
 
 
 def error_line(capsys):

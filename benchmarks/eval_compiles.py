@@ -34,7 +34,7 @@ def main(argv):
     counts[event] += 1
 
   jax.monitoring.register_event_duration_secs_listener(listen)
-  from liifusion_jax import eval_cli  # after the cache setting: eval.py reads it at start
+  from liifusion_jax.cli import eval as eval_cli  # after the cache setting: eval.py reads it at start
   start = time.perf_counter()
   code = eval_cli.main(argv)
   print(json.dumps({

@@ -18,9 +18,9 @@ import skimage.data
 
 from bench_common import block, emit, parse_hw, time_calls
 from liifusion_jax.config import load_config
-from liifusion_jax.data.resize import resize_pil_bicubic
+from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
 from liifusion_jax.models.factory import build_model
-from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
+from liifusion_jax.resize.matlab_pil import resize_pil_bicubic
 
 
 def random_params(stage, model_config, seed):

@@ -6,7 +6,7 @@ fine-tuning the bundled model (`pretrained:stage1`).
 """
 import ml_collections
 
-from liifusion_jax.upscaler import DEFAULT_CHUNK
+from liifusion_jax.inference.upscaler import DEFAULT_CHUNK
 
 
 def get_config(arg=None):

@@ -101,7 +101,7 @@ import json
 
 from PIL import Image
 
-from liifusion_jax.train.cli import main as train
+from liifusion_jax.cli.train import main as train
 
 stage1_dir, stage2_dir = f"{RUNS}/stage1_quick", f"{RUNS}/stage2_quick"
 
@@ -138,7 +138,7 @@ show_run(stage2_dir)"""),
 PSNR and LPIPS per scale, against bicubic (`python eval.py --checkpoint runs/stage2_quick --scales ...`).
 A quick run is far from the paper's numbers: it shows the pipeline, not the model."""),
     ("code", """\
-from liifusion_jax.eval_cli import main as evaluate
+from liifusion_jax.cli.eval import main as evaluate
 
 data = ["--data", *EVAL_DATA] if EVAL_DATA else []
 assert evaluate(["--checkpoint", stage2_dir, "--scales", EVAL_SCALES, *data,
@@ -162,7 +162,7 @@ else:
   image_path = f"{RUNS}/cat.png"
   Image.fromarray(skimage.data.chelsea()[::3, ::3]).save(image_path)"""),
     ("code", """\
-from liifusion_jax.upscale_cli import main as upscale
+from liifusion_jax.cli.upscale import main as upscale
 
 output_path = f"{RUNS}/upscaled.png"
 assert upscale([image_path, "-o", output_path, "--checkpoint", stage2_dir, "--scale", str(UPSCALE),

@@ -11,6 +11,14 @@ def smooth_photo(h, w, seed=0):
   return np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC))
 
 
+def exit_status(main, argv):
+  """The exit status of `main(argv)`: what it returns, or the code of the SystemExit it raises."""
+  try:
+    return main(argv)
+  except SystemExit as end:
+    return end.code
+
+
 def one_line_user_error(main, argv, capsys):
   """Runs `main(argv)`, expecting a nonzero exit with one stderr line and no traceback; returns it."""
   with pytest.raises(SystemExit) as exc:

@@ -17,13 +17,14 @@ import sys
 import jax
 import numpy as np
 
-from liifusion_jax import evaluation, sharding
+from liifusion_jax import sharding
 from liifusion_jax.checkpoints import RunCheckpoints, load_params, save_params
 from liifusion_jax.config import apply_overrides, load_config
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.sampler import make_batch
+from liifusion_jax.evaluation import protocols
+from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.train import loop, stage1, stage2
-from liifusion_jax.upscaler import Upscaler
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BATCH = 4
@@ -66,7 +67,7 @@ def run_step(task, config, state, batch, key, mesh, shard_params):
 def upscale(params, config):
   """A 2x upscale of a 48 x 48 photo crop with the stage-1 HR prior, in 250-query chunks (which do
   not divide evenly: the chunk is rounded up to whole per-device slices, the last one padded)."""
-  lr, hr = evaluation.make_pair(images.as_float01(defaults.val_source()[0])[:48, :48], 2.0, "div2k")
+  lr, hr = protocols.make_pair(images.as_float01(defaults.val_source()[0])[:48, :48], 2.0, "div2k")
   return Upscaler("stage1", params, config.model, chunk=250)(lr, hr.shape[:2], hr01=hr)
 
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from liifusion_jax.data.resize import imresize_matlab
-from liifusion_jax.metrics import psnr
+from liifusion_jax.evaluation.metrics import psnr
+from liifusion_jax.resize.matlab_pil import imresize_matlab
 
 PUBLISHED_SET5_BICUBIC = {2: 33.66, 3: 30.39, 4: 28.42}
 

@@ -9,9 +9,9 @@ from liifusion_jax.coords import make_coord
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ArraySource, ImageFolder
 from liifusion_jax.data.pipeline import BatchAtStep, prefetch_to_device, train_batches
-from liifusion_jax.data.resize import resize_pil_bicubic
 from liifusion_jax.data.sampler import check_sampler_args, make_batch
-from liifusion_jax.models.bicubic import resize_bicubic_torch
+from liifusion_jax.resize.matlab_pil import resize_pil_bicubic
+from liifusion_jax.resize.torch_bicubic import resize_bicubic_torch
 
 SMALL = dict(patch=8, sample_q=40, scale_min=1, scale_max=4, bucket=16)
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from liifusion_jax import eval_cli, evaluation
+from liifusion_jax.cli import eval as eval_cli
 from liifusion_jax.data.images import load_image
+from liifusion_jax.evaluation import protocols
 from cli_helpers import one_line_user_error, smooth_photo
 
 
@@ -45,9 +46,9 @@ def test_bicubic_json_matches_direct_score(tmp_path, capsys, protocol):
     assert row["bicubic_psnr"] is None  # no baseline beside bicubic itself
     expected = []
     for p in paths:
-      lr, hr = evaluation.make_pair(load_image(p), row["scale"], protocol)
-      sr = evaluation.bicubic_upscale(lr, hr.shape[:2], protocol)
-      expected.append(evaluation.score(sr, hr, row["scale"], protocol))
+      lr, hr = protocols.make_pair(load_image(p), row["scale"], protocol)
+      sr = protocols.bicubic_upscale(lr, hr.shape[:2], protocol)
+      expected.append(protocols.score(sr, hr, row["scale"], protocol))
     assert row["psnr"] == pytest.approx(np.mean(expected), abs=1e-9)
     assert row["seconds"] > 0 and row["peak_host_mib"] > 0
   assert rows[0]["psnr"] > rows[1]["psnr"] > rows[2]["psnr"]
@@ -72,8 +73,8 @@ def test_provided_lr_folder_layout(tmp_path, capsys):
   for name, lr_name in (("img0.png", "img0x2.png"), ("img1.png", "img1.png")):
     lr = load_image(lr_dir / lr_name)
     hr = load_image(root / "HR" / name)[:2 * lr.shape[0], :2 * lr.shape[1]]
-    sr = evaluation.bicubic_upscale(lr, hr.shape[:2], "benchmark")
-    expected.append(evaluation.score(sr, hr, 2, "benchmark"))
+    sr = protocols.bicubic_upscale(lr, hr.shape[:2], "benchmark")
+    expected.append(protocols.score(sr, hr, 2, "benchmark"))
   assert x2["psnr"] == pytest.approx(np.mean(expected), abs=1e-9)
 
 
@@ -120,9 +121,9 @@ def test_stage2_checkpoint_reports_lpips(tmp_path, capsys, stage2_ckpt):
   assert report["stage"] == "stage2" and report["seed"] == 3
   assert np.isfinite(row["psnr"]) and 0 < row["lpips"] < 2
   # Bicubic beside the model, on the same pairs.
-  lr, hr = evaluation.make_pair(load_image(folder / "img0.png"), 2.0, "benchmark")
-  bicubic = evaluation.bicubic_upscale(lr, hr.shape[:2], "benchmark")
-  assert row["bicubic_psnr"] == pytest.approx(evaluation.score(bicubic, hr, 2.0, "benchmark"), abs=1e-9)
+  lr, hr = protocols.make_pair(load_image(folder / "img0.png"), 2.0, "benchmark")
+  bicubic = protocols.bicubic_upscale(lr, hr.shape[:2], "benchmark")
+  assert row["bicubic_psnr"] == pytest.approx(protocols.score(bicubic, hr, 2.0, "benchmark"), abs=1e-9)
   assert 0 < row["bicubic_lpips"] < 2 and row["bicubic_lpips"] != row["lpips"]
 
 

@@ -15,9 +15,10 @@ import pytest
 from PIL import Image
 
 from liifusion_jax.checkpoints import CheckpointError, load_params
-from liifusion_jax.train import cli, loop, workdir_lock
+from liifusion_jax.cli import train as cli
+from liifusion_jax.train import loop, workdir_lock
 from liifusion_jax.train.errors import TrainingError
-from cli_helpers import smooth_photo
+from cli_helpers import exit_status, smooth_photo
 from conftest import REPO
 from train_helpers import TINY, assert_trees_equal, checkpoint_steps, losses, tiny_config
 
@@ -30,8 +31,9 @@ def fingerprint(folder):
 
 
 def train_cli(workdir, *overrides):
-  return cli.main(["--config", f"{REPO}/configs/stage1.py:quick", "--workdir", str(workdir),
-                   *(f"--config.{o}" for o in (*TINY, *overrides))])
+  """train.py's exit status."""
+  return exit_status(cli.main, ["--config", f"{REPO}/configs/stage1.py:quick", "--workdir", str(workdir),
+                                *(f"--config.{o}" for o in (*TINY, *overrides))])
 
 
 def error_line(capsys):
@@ -183,8 +185,8 @@ def save_then_die(self, step, state, meta):
 
 
 RunCheckpoints.save = save_then_die
-from liifusion_jax.train import cli
-sys.exit(cli.main(sys.argv[1:]))
+from liifusion_jax.cli.train import main
+sys.exit(main(sys.argv[1:]))
 """
 
 
@@ -214,8 +216,8 @@ def save_on_a_full_disk(self, step, state, meta):
 
 
 RunCheckpoints.save = save_on_a_full_disk
-from liifusion_jax.train import cli
-sys.exit(cli.main(sys.argv[1:]))
+from liifusion_jax.cli.train import main
+sys.exit(main(sys.argv[1:]))
 """
 
 

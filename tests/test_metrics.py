@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from liifusion_jax.metrics import psnr, shave_size
+from liifusion_jax.evaluation.metrics import psnr, shave_size
 
 Y_SUM = (65.738 + 129.057 + 25.064) / 256
 

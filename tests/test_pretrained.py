@@ -7,8 +7,8 @@ import pytest
 
 from liifusion_jax import checkpoints
 from liifusion_jax.checkpoints import CheckpointError, load_inference_file, load_params, save_inference_file
+from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.pretrained import export
-from liifusion_jax.upscaler import Upscaler
 from random_checkpoints import random_params, write_checkpoint
 
 
@@ -92,7 +92,7 @@ def test_stage1_fine_tunes_from_the_bundled_model(tmp_path):
 
 def test_upscale_defaults_to_the_bundled_model_and_compares(tmp_path):
   from PIL import Image
-  from liifusion_jax import upscale_cli
+  from liifusion_jax.cli import upscale as upscale_cli
   from cli_helpers import smooth_photo
 
   src = tmp_path / "in.png"

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from liifusion_jax.data.resize import imresize_matlab, resize_pil_bicubic, to_uint8
+from liifusion_jax.resize.matlab_pil import imresize_matlab, resize_pil_bicubic, to_uint8
 
 # Keys' cubic (a = -0.5) at the offsets that occur for x2 and x1/2 resizing, worked out by hand.
 C25, C75, C125, C175 = 0.8671875, 0.2265625, -0.0703125, -0.0234375

@@ -9,11 +9,11 @@ import pytest
 from liifusion_jax.convert.stage1 import stage1_params_from_state_dict
 from liifusion_jax.coords import make_cell, make_coord
 from liifusion_jax.models import liif
-from liifusion_jax.models.bicubic import bicubic_matrix, resize_bicubic_torch
 from liifusion_jax.models.prior_encoder import PriorEncoder
 from liifusion_jax.models.prior_injector import (PriorInjector, relative_position_index,
                                                  shift_mask, window_merge, window_partition)
 from liifusion_jax.models.stage1 import LIIFusionStage1, scale_from_cell
+from liifusion_jax.resize.torch_bicubic import bicubic_matrix, resize_bicubic_torch
 
 
 def _nhwc(x):

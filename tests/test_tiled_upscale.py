@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from liifusion_jax import tiled_upscale
-from liifusion_jax.upscaler import Upscaler
+from liifusion_jax.inference import tiled_upscale
+from liifusion_jax.inference.upscaler import Upscaler
 from random_checkpoints import random_params
 from test_shape_stable import _image, _unpadded
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from liifusion_jax.checkpoints import CheckpointError, load_params
+from liifusion_jax.cli import train as cli
 from liifusion_jax.config import ConfigError, apply_overrides, load_config
-from liifusion_jax.train import cli, loop
+from liifusion_jax.train import loop
+from cli_helpers import exit_status
 from conftest import REPO
 from train_helpers import assert_trees_equal, checkpoint_steps, losses, records, tiny_config
 
@@ -103,12 +105,12 @@ def test_unknown_config_key_lists_valid_ones():
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-  assert cli.main(["--config", f"{REPO}/configs/stage1.py", "--workdir", str(tmp_path),
-                   "--config.optim.lrr=1"]) == 1
+  assert exit_status(cli.main, ["--config", f"{REPO}/configs/stage1.py", "--workdir", str(tmp_path),
+                                "--config.optim.lrr=1"]) == 1
   err = capsys.readouterr().err.strip()
   assert err.startswith("error: unknown config key 'optim.lrr'") and "\n" not in err
-  assert cli.main(["--config", f"{REPO}/configs/nope.py", "--workdir", str(tmp_path)]) == 1
+  assert exit_status(cli.main, ["--config", f"{REPO}/configs/nope.py", "--workdir", str(tmp_path)]) == 1
   assert "config file not found" in capsys.readouterr().err
-  assert cli.main(["--config", f"{REPO}/configs/stage1.py", "--workdir", str(tmp_path),
-                   "--config.data.train_dir=/no/such/folder"]) == 1
+  assert exit_status(cli.main, ["--config", f"{REPO}/configs/stage1.py", "--workdir", str(tmp_path),
+                                "--config.data.train_dir=/no/such/folder"]) == 1
   assert "/no/such/folder" in capsys.readouterr().err

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from liifusion_jax import upscale_cli
+from liifusion_jax.cli import upscale as upscale_cli
 from cli_helpers import one_line_user_error, smooth_photo
 
 

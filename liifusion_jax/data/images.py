@@ -4,7 +4,7 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
-from liifusion_jax.data.resize import to_uint8
+from liifusion_jax.resize.matlab_pil import to_uint8
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 

@@ -2,7 +2,7 @@
 
 Paper section IV.2: a scale s ~ U(1, 4) redrawn every iteration; the reference draws it once per batch
 (all images of a batch share s), which is what this does. Per image: a random HR crop of round(48 s)
-pixels, LR = its bicubic downsample to 48 x 48 (PIL, `resize.resize_pil_bicubic`), the same random
+pixels, LR = its bicubic downsample to 48 x 48 (PIL, `matlab_pil.resize_pil_bicubic`), the same random
 flips / transpose on both, then either 2304 HR pixels drawn without replacement (stage 1) or, with
 `sample_patch` (stage 2), a random contiguous 48 x 48 window of the HR crop, row-major, so that `gt`
 reshapes to an image. Pure numpy; every draw comes from the `rng` passed in.
@@ -15,8 +15,8 @@ import numpy as np
 from liifusion_jax.config import ConfigError
 from liifusion_jax.coords import make_cell, make_coord
 from liifusion_jax.data.images import as_float01
-from liifusion_jax.data.resize import resize_pil_bicubic
-from liifusion_jax.models.bicubic import resize_bicubic_torch
+from liifusion_jax.resize.matlab_pil import resize_pil_bicubic
+from liifusion_jax.resize.torch_bicubic import resize_bicubic_torch
 
 log = logging.getLogger(__name__)
 

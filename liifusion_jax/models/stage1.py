@@ -5,7 +5,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from liifusion_jax.models.bicubic import resize_bicubic_torch
+from liifusion_jax.resize.torch_bicubic import resize_bicubic_torch
 from liifusion_jax.models.edsr import EDSRBaseline
 from liifusion_jax.models.init import Dense
 from liifusion_jax.models.liif import ConditionalLIIF

@@ -12,7 +12,7 @@ import sys
 
 import jax
 
-from liifusion_jax.cli_common import UsageError, check_output, quiet_logs
+from liifusion_jax.cli.common import UsageError, check_output, quiet_logs
 from liifusion_jax.checkpoints import CheckpointError, load_params, locate, save_inference_file
 
 

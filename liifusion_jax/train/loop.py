@@ -20,19 +20,20 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from liifusion_jax import evaluation, sharding
+from liifusion_jax import sharding
 from liifusion_jax.checkpoints import CheckpointError, RunCheckpoints
 from liifusion_jax.config import differences
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
+from liifusion_jax.evaluation import protocols as evaluation
+from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.models.factory import normalise
 from liifusion_jax.train import preflight, workdir_lock
 from liifusion_jax.train import stage1 as stage1_task
 from liifusion_jax.train import stage2 as stage2_task
 from liifusion_jax.train.errors import TrainingError
-from liifusion_jax.upscaler import Upscaler
 
 TASKS = {"stage1": stage1_task, "stage2": stage2_task}
 VAL_PROTOCOL = "div2k"

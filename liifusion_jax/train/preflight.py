@@ -4,9 +4,9 @@ Each raises `ConfigError` (a setting) or `ImageError` (a training image) naming 
 """
 import math
 
-from liifusion_jax import evaluation, metrics
 from liifusion_jax.config import ConfigError
 from liifusion_jax.data import images
+from liifusion_jax.evaluation import metrics, protocols as evaluation
 from liifusion_jax.losses import perceptual, reconstruction
 from liifusion_jax.models.factory import PRECISIONS
 

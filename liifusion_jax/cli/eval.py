@@ -17,13 +17,16 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from liifusion_jax import canvas, cli_common, compilation_cache, eval_data, evaluation, paper_tables
+from liifusion_jax import compilation_cache
 from liifusion_jax.checkpoints import PRETRAINED
-from liifusion_jax.cli_common import scale_name
+from liifusion_jax.cli import common as cli_common
+from liifusion_jax.cli.common import scale_name
 from liifusion_jax.data.images import save_image
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.models.factory import normalise
-from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
+from liifusion_jax.evaluation import datasets as eval_data, paper_tables, protocols as evaluation
+from liifusion_jax.inference import canvas
+from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
 
 
 _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped", 8), ("PSNR", 8),

@@ -11,12 +11,14 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from liifusion_jax import cli_common, compilation_cache, evaluation
-from liifusion_jax.cli_common import UsageError
+from liifusion_jax import compilation_cache
+from liifusion_jax.cli import common as cli_common
+from liifusion_jax.cli.common import UsageError
 from liifusion_jax.data.images import list_images, load_image
-from liifusion_jax.data.resize import to_uint8
-from liifusion_jax.tiled_upscale import WINDOW
-from liifusion_jax.upscaler import DEFAULT_CHUNK, Upscaler
+from liifusion_jax.evaluation import protocols as evaluation
+from liifusion_jax.inference.tiled_upscale import WINDOW
+from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
+from liifusion_jax.resize.matlab_pil import to_uint8
 
 DEFAULT_CHECKPOINT = "pretrained:stage2"
 DEFAULT_TILE = 384  # canvases of 544 pixels a side: ~2.8 GB peak host memory on CPU, whatever the image size

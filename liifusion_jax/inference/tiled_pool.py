@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from liifusion_jax import canvas
+from liifusion_jax.inference import canvas
 
 POOL_HALO = 16  # >= the encoders' 11 convs
 

@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from liifusion_jax import canvas, inference, sharding, tiled_pool, tiled_upscale
+from liifusion_jax import sharding
+from liifusion_jax.inference import canvas, chunked_decode as inference, tiled_pool, tiled_upscale
 from liifusion_jax.checkpoints import PRETRAINED, load_params
 from liifusion_jax.models.factory import build_model, normalise
 from liifusion_jax.models.stage1 import make_prior_input

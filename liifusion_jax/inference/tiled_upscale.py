@@ -10,7 +10,7 @@ are the whole image's to float rounding. Canvas offsets are multiples of the att
 canvas's windows are the whole image's; the frame (`canvas.frame`) carries the image's padding, roll
 and coordinates. Each tile decodes the output pixels whose LR positions fall in it.
 """
-from liifusion_jax import canvas, tiled_pool
+from liifusion_jax.inference import canvas, tiled_pool
 
 WINDOW = canvas.WINDOW
 FEATURE_HALO = 80  # >= 34 + 6 * 7 + 1 + 3: the LR pixels around a tile that its features depend on

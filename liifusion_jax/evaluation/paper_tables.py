@@ -1,6 +1,6 @@
 """The paper's test tables (JBE Vol. 29 No. 6): what each one evaluates and the figures it prints.
 
-Each table runs one protocol of the reference's configs/test/*.yaml (see `evaluation`) on data sets
+Each table runs one protocol of the reference's configs/test/*.yaml (see `protocols`) on data sets
 found under a data root laid out as the reference's `load/` folder: `benchmark/<Set5|Set14|B100|
 Urban100>` (HR/ and LR_bicubic/X{s}/), `div2k/DIV2K_valid_HR` (with DIV2K_valid_LR_bicubic beside it)
 and `celeba_hq` (its first 100 images are CelebA-HQ100). Figures: {method: {data set: [(PSNR, LPIPS

@@ -1,6 +1,6 @@
 """The evaluation protocols: how an LR image is made from an HR one, and how SR is scored.
 
-As the reference's configs/test/*.yaml: at x2-x4 the data sets' provided LR images (`eval_data`), made
+As the reference's configs/test/*.yaml: at x2-x4 the data sets' provided LR images (`datasets`), made
 by MATLAB bicubic; beyond, LR made by its `sr-implicit-downsampled` wrapper: h_lr = floor(H / s + 1e-9),
 HR cropped to round(h_lr * s), LR = PIL bicubic of the truncated-uint8 HR (`resize_pil_bicubic`).
 - 'benchmark' (Set5, Set14, B100, Urban100): made LR at integer scales up to 4 (no provided file) is
@@ -17,9 +17,9 @@ import math
 
 import numpy as np
 
-from liifusion_jax import metrics
-from liifusion_jax.data.resize import imresize_matlab, resize_pil_bicubic, to_uint8
-from liifusion_jax.models.bicubic import resize_bicubic_torch
+from liifusion_jax.evaluation import metrics
+from liifusion_jax.resize.matlab_pil import imresize_matlab, resize_pil_bicubic, to_uint8
+from liifusion_jax.resize.torch_bicubic import resize_bicubic_torch
 
 PROTOCOLS = metrics.PROTOCOLS
 MATLAB_SCALES = (1, 2, 3, 4)  # benchmark scales whose LR is MATLAB bicubic (the provided files' way)

@@ -4,14 +4,11 @@ import logging
 import pathlib
 import sys
 
-from liifusion_jax.checkpoints import CheckpointError
-from liifusion_jax.config import ConfigError, apply_overrides, load_config
-from liifusion_jax.data.images import ImageError
-from liifusion_jax.train.errors import TrainingError
+from liifusion_jax.cli.common import user_errors
+from liifusion_jax.config import apply_overrides, load_config
 
-# The project's own errors (and the system's: a full disk, no memory) end in one line and exit 1;
-# anything else is a bug and keeps its traceback.
-ONE_LINE_ERRORS = (ConfigError, CheckpointError, ImageError, TrainingError, OSError, MemoryError)
+# What Ctrl-C prints (and exits 130): the run resumes from its last checkpoint.
+INTERRUPTED = "interrupted: the last saved checkpoint stays; run the same command to resume"
 
 
 def parse_args(argv):
@@ -62,11 +59,6 @@ def _quiet_orbax_echoes():
   sys.unraisablehook = hook
 
 
-def one_line(error):
-  """An error's message on one line, or its type's name where it has none (a bare MemoryError)."""
-  return " ".join(str(error).split()) or type(error).__name__
-
-
 def main(argv):
   args, overrides = parse_args(argv)
   if args.workdir is None:
@@ -74,7 +66,7 @@ def main(argv):
     print(f"workdir: {args.workdir}")
   logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
   _quiet_orbax_echoes()
-  try:
+  with user_errors(interrupted=INTERRUPTED):
     config = apply_overrides(load_config(args.config), overrides)
     from liifusion_jax.train import distributed  # jax starts here, after the cheap checks
     distributed.initialize()  # before anything touches a device: loop's imports build arrays
@@ -82,11 +74,4 @@ def main(argv):
     compilation_cache.enable()  # a resumed run loads its compiled steps
     from liifusion_jax.train import loop
     loop.train(config, args.workdir)
-  except ONE_LINE_ERRORS as error:
-    print(f"error: {one_line(error)}", file=sys.stderr)
-    return 1
-  except KeyboardInterrupt:
-    print("interrupted: the last saved checkpoint stays; run the same command to resume",
-          file=sys.stderr)
-    return 130
   return 0

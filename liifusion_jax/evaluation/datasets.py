@@ -6,14 +6,14 @@ layout (`DIV2K_valid_HR/` with `DIV2K_valid_LR_bicubic/X{s}/0801x{s}.png` beside
 default photographs. Provided LR images are used at x2-x4 where they exist (the reference's test configs
 pair them at these scales only), as the reference's `sr-implicit-paired` does (HR cropped to s * LR
 size); at other scales the LR image is made from the HR one under the evaluation protocol
-(`evaluation.make_pair`).
+(`protocols.make_pair`).
 """
 import os
 import pathlib
 
-from liifusion_jax import evaluation, metrics
 from liifusion_jax.data import defaults
 from liifusion_jax.data.images import EXTENSIONS, ImageError, as_float01, list_images, load_image
+from liifusion_jax.evaluation import metrics, protocols
 
 
 PROVIDED_SCALES = (2, 3, 4)
@@ -101,10 +101,10 @@ def lr_hr_pair(dataset, index, scale, protocol):
   name = dataset.names[index]
   folder = dataset.provided_lr_dir(scale)
   if folder is None:
-    h_lr, w_lr = evaluation.lr_size(hr.shape[:2], scale)
+    h_lr, w_lr = protocols.lr_size(hr.shape[:2], scale)
     if min(h_lr, w_lr) < 1:
       raise TooSmall(f"{name} ({hr.shape[1]}x{hr.shape[0]}) is too small for scale {scale:g}")
-    lr, hr = evaluation.make_pair(hr, scale, protocol, index)
+    lr, hr = protocols.make_pair(hr, scale, protocol, index)
   else:
     path = _provided_lr_path(folder, name, scale)
     lr = load_image(path)

@@ -1,6 +1,6 @@
-"""What eval.py and upscale.py share: one-line errors for user mistakes, scale parsing, memory use,
-guards on outputs (never an input, never an existing file without --overwrite, never past the pixel
-budget without --force)."""
+"""What the command lines share: one-line errors for user mistakes (train.py, eval.py, upscale.py); for
+eval.py and upscale.py also scale parsing, memory use, guards on outputs (never an input, never an
+existing file without --overwrite, never past the pixel budget without --force)."""
 import argparse
 import contextlib
 import os
@@ -12,16 +12,18 @@ import numpy as np
 from absl import logging as absl_logging
 
 from liifusion_jax.checkpoints import CheckpointError
+from liifusion_jax.config import ConfigError
 from liifusion_jax.data.images import ImageError
+from liifusion_jax.train.errors import TrainingError
 
 
 class UsageError(ValueError):
   """A user mistake found after argument parsing (bad combination of options, a bad file, ...)."""
 
 
-# User errors (and the system's: a full disk, no memory): reported in one line with no traceback.
-# Anything else is a bug and keeps its traceback.
-USER_ERRORS = (UsageError, ImageError, CheckpointError, OSError, MemoryError)
+# The project's own errors (and the system's: a full disk, no memory) end in one line and exit 1;
+# anything else is a bug and keeps its traceback.
+USER_ERRORS = (ConfigError, CheckpointError, ImageError, TrainingError, UsageError, OSError, MemoryError)
 # Output images past this many pixels need --force: each costs about 12 bytes a pixel as [0, 1]
 # floats, plus the decoder's coordinates (0.8 GB and more at this size).
 MAX_PIXELS = 8192 * 8192
@@ -34,22 +36,23 @@ class ArgumentParser(argparse.ArgumentParser):
     self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def fail(message, code=1):
-  # A bare MemoryError has no message: its name says enough.
-  text = " ".join(str(message).split()) or type(message).__name__
-  print(f"error: {text}", file=sys.stderr)
-  raise SystemExit(code)
+def one_line(error):
+  """An error's message on one line, or its type's name where it has none (a bare MemoryError)."""
+  return " ".join(str(error).split()) or type(error).__name__
 
 
 @contextlib.contextmanager
-def user_errors():
-  """Turns the user errors and Ctrl-C raised inside into a one-line message and a nonzero exit."""
+def user_errors(interrupted="error: interrupted"):
+  """Ends the program on the user errors raised inside, with `error: MESSAGE` and exit 1, and on
+  Ctrl-C, with the line `interrupted` and exit 130."""
   try:
     yield
   except USER_ERRORS as error:
-    fail(error)
+    print(f"error: {one_line(error)}", file=sys.stderr)
+    raise SystemExit(1)
   except KeyboardInterrupt:
-    fail("interrupted", code=130)
+    print(interrupted, file=sys.stderr)
+    raise SystemExit(130)
 
 
 def add_output_flags(parser):

@@ -21,6 +21,7 @@ from liifusion_jax.checkpoints import save_params
 from liifusion_jax.config import load_config
 from liifusion_jax.data import defaults
 from liifusion_jax.data.sampler import crop_size, make_batch
+from liifusion_jax.models.factory import PRECISIONS
 from liifusion_jax.train import stage1 as stage1_task
 from liifusion_jax.train import stage2 as stage2_task
 
@@ -53,7 +54,7 @@ def main():
   parser.add_argument("--warmup", type=int, default=1)
   parser.add_argument("--bucket", type=int, default=None,
                       help="HR canvas multiple for the prior encoder (default: the config's)")
-  parser.add_argument("--precision", choices=("float32", "bf16"), default="float32")
+  parser.add_argument("--precision", choices=tuple(PRECISIONS), default="float32")
   parser.add_argument("--seed", type=int, default=0)
   add_profile_flags(parser)
   args = parser.parse_args()

@@ -56,7 +56,7 @@ def test_table_preset_prints_the_papers_figures_beside_ours(tmp_path, capsys):
   assert eval_cli.main(["--table", "2", "--data-root", str(tmp_path)]) == 0
   out, err = capsys.readouterr()
   assert "Set14" in err and "not found" in err  # the missing data sets are named and skipped
-  assert "model: pretrained:stage1 (stage1)" in out
+  assert "model: pretrained:stage1 (stage1, float32)" in out
   lines = [line.split() for line in out.splitlines()]
   comparison = lines[lines.index(["dataset", "scale", "method", "ours", "paper"]) + 1:]
   assert len(comparison) == 2 * 5  # Set5 at 5 scales, ours and bicubic

@@ -142,3 +142,24 @@ def test_bf16_stage2_step_keeps_float32_state_and_the_frozen_encoder():
   for a, b in zip(jax.tree.leaves(before.params[stage2.FROZEN]), jax.tree.leaves(after.params[stage2.FROZEN])):
     np.testing.assert_array_equal(a, b)
   assert not np.array_equal(before.params["decoder"]["out"]["kernel"], after.params["decoder"]["out"]["kernel"])
+
+
+def test_upscale_cli_in_bf16_follows_float32(tmp_path):
+  from PIL import Image
+
+  from cli_helpers import smooth_photo
+  from liifusion_jax.cli import eval as eval_cli
+  from liifusion_jax.cli import upscale as upscale_cli
+
+  src = tmp_path / "in.png"
+  Image.fromarray(smooth_photo(20, 24)).save(src)
+  images = {}
+  for precision in ("float32", "bf16"):
+    out = tmp_path / f"{precision}.png"
+    assert upscale_cli.main([str(src), "-o", str(out), "--scale", "2", "--precision", precision]) == 0
+    with Image.open(out) as im:
+      images[precision] = np.asarray(im, np.float32)
+  difference = np.abs(images["bf16"] - images["float32"])
+  # measured: 0.12 levels on average, 0.72 at most before rounding to 8 bits
+  assert 0 < difference.mean() < 0.5 and difference.max() <= 3, (difference.mean(), difference.max())
+  assert eval_cli.parse_args(["--precision", "bf16"]).precision == "bf16"

@@ -19,12 +19,12 @@ from tqdm import tqdm
 
 from liifusion_jax import compilation_cache
 from liifusion_jax.checkpoints import PRETRAINED
-from liifusion_jax.cli import common as cli_common
+from liifusion_jax.cli import common
 from liifusion_jax.cli.common import scale_name
 from liifusion_jax.data.images import save_image
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.models.factory import normalise
-from liifusion_jax.evaluation import datasets as eval_data, paper_tables, protocols as evaluation
+from liifusion_jax.evaluation import datasets, paper_tables, protocols
 from liifusion_jax.inference import canvas
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
 
@@ -35,18 +35,18 @@ _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped",
 
 
 def parse_args(argv):
-  parser = cli_common.ArgumentParser(
+  parser = common.ArgumentParser(
       prog="eval.py", description="Evaluate a LIIFusion checkpoint (or bicubic) at arbitrary scales.")
   parser.add_argument("--checkpoint",
                       help="a run folder, its checkpoints/ folder, one step folder, an inference file "
                            "(.npz) or a bundled model: pretrained:stage1, pretrained:stage2 (default; "
                            "with --table, the bundled model of the table's stage)")
-  parser.add_argument("--scales", type=cli_common.parse_scales, default=[2.0, 3.0, 4.0],
+  parser.add_argument("--scales", type=common.parse_scales, default=[2.0, 3.0, 4.0],
                       help="comma-separated scale factors >= 1, e.g. 2,3,4,12,30 or 5.3,10.7 (default 2,3,4)")
   parser.add_argument("--data", nargs="+", action="extend", metavar="PATH",
                       help="folders of HR images (or HR/ + LR_bicubic/X{s}/), or image files; several "
                            "allowed (default: the embedded photographs)")
-  parser.add_argument("--protocol", choices=evaluation.PROTOCOLS, default="benchmark",
+  parser.add_argument("--protocol", choices=protocols.PROTOCOLS, default="benchmark",
                       help="benchmark: MATLAB-bicubic LR, Y PSNR; div2k: PIL-bicubic LR, RGB PSNR "
                            "with 6 more pixels shaved (default benchmark)")
   parser.add_argument("--method", choices=("model", "bicubic"), default="model",
@@ -65,7 +65,8 @@ def parse_args(argv):
                            "div2k/DIV2K_valid_HR, celeba_hq, ...)")
   parser.add_argument("--json", metavar="OUT.json", help="write the results here")
   parser.add_argument("--save-images", metavar="DIR", help="write the SR images as DIR/<dataset>/x<s>/*.png")
-  cli_common.add_output_flags(parser)
+  common.add_precision_flag(parser)
+  common.add_output_flags(parser)
   args = parser.parse_args(argv)
   if args.chunk is not None and args.chunk < 1:
     parser.error(f"--chunk must be >= 1, got {args.chunk}")
@@ -82,9 +83,9 @@ def parse_args(argv):
 def _load_method(args, method=None):
   """(upscale(lr01, hr01, seed) -> sr01, stage or None) of `method` (default `args.method`)."""
   if (method or args.method) == "bicubic":
-    return (lambda lr, hr, seed: evaluation.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
-  upscaler = Upscaler.from_checkpoint(args.checkpoint, args.chunk)
-  print(f"model: {args.checkpoint} ({upscaler.stage})", flush=True)
+    return (lambda lr, hr, seed: protocols.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
+  upscaler = Upscaler.from_checkpoint(args.checkpoint, args.chunk, precision=args.precision)
+  print(f"model: {args.checkpoint} ({upscaler.stage}, {args.precision})", flush=True)
   if upscaler.stage == "stage1":
     return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], hr01=hr)), "stage1"
   return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], seed=seed)), "stage2"
@@ -105,14 +106,14 @@ def _lpips_fn():
 
 def _open_datasets(paths):
   if not paths:
-    return [eval_data.default_dataset()]
-  datasets = [eval_data.open_dataset(p) for p in paths]
+    return [datasets.default_dataset()]
+  data_sets = [datasets.open_dataset(p) for p in paths]
   seen = {}
-  for d in datasets:  # two folders of the same name (a/Set5, b/Set5) stay apart in the table
+  for d in data_sets:  # two folders of the same name (a/Set5, b/Set5) stay apart in the table
     seen[d.name] = seen.get(d.name, 0) + 1
     if seen[d.name] > 1:
       d.name = f"{d.name}-{seen[d.name]}"
-  return datasets
+  return data_sets
 
 
 def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
@@ -123,22 +124,22 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
   for i in tqdm(range(len(dataset)), desc=f"{dataset.name} {scale_name(scale)}", leave=False,
                 disable=None):
     try:
-      lr, hr = eval_data.lr_hr_pair(dataset, i, scale, args.protocol)
-    except eval_data.TooSmall as reason:
+      lr, hr = datasets.lr_hr_pair(dataset, i, scale, args.protocol)
+    except datasets.TooSmall as reason:
       print(f"warning: skipped {reason}", file=sys.stderr)
       skipped += 1
       continue
-    cli_common.check_pixels(hr.shape[:2], args.force)
+    common.check_pixels(hr.shape[:2], args.force)
     start = time.perf_counter()
     sr = upscale(lr, hr, args.seed + i)
     seconds.append(time.perf_counter() - start)
-    cli_common.check_finite(sr, f"{dataset.name}/{dataset.names[i]}")
-    psnrs.append(evaluation.score(sr, hr, scale, args.protocol))
+    common.check_finite(sr, f"{dataset.name}/{dataset.names[i]}")
+    psnrs.append(protocols.score(sr, hr, scale, args.protocol))
     if lpips_fn is not None:
       lpipses.append(lpips_fn(sr, hr))
     if baseline is not None:
       base = baseline(lr, hr, args.seed + i)
-      base_psnrs.append(evaluation.score(base, hr, scale, args.protocol))
+      base_psnrs.append(protocols.score(base, hr, scale, args.protocol))
       if lpips_fn is not None:
         base_lpipses.append(lpips_fn(base, hr))
     if args.save_images:
@@ -149,8 +150,8 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
       "bicubic_psnr": mean(base_psnrs), "bicubic_lpips": mean(base_lpipses),
       "images": len(psnrs), "skipped": skipped, "seconds": mean(seconds),
       "lr": "provided" if dataset.provided_lr_dir(scale) else "made",
-      "peak_host_mib": round(cli_common.peak_host_mb(), 1),
-      "peak_device_mib": _round(cli_common.peak_device_mb()),
+      "peak_host_mib": round(common.peak_host_mb(), 1),
+      "peak_device_mib": _round(common.peak_device_mb()),
   }
 
 
@@ -159,15 +160,15 @@ def _image_path(folder, dataset, scale, index):
   return os.path.join(folder, dataset.name, scale_name(scale), stem + ".png")
 
 
-def _check_outputs(args, datasets, data_paths):
+def _check_outputs(args, data_sets, data_paths):
   """No output (the JSON report, the saved images) may be an input, nor exist without --overwrite."""
-  inputs = cli_common.input_files(data_paths)
+  inputs = common.input_files(data_paths)
   outputs = [args.json] if args.json else []
   if args.save_images:
-    outputs += [_image_path(args.save_images, d, s, i) for d in datasets for s in args.scales
+    outputs += [_image_path(args.save_images, d, s, i) for d in data_sets for s in args.scales
                 for i in range(len(d))]
   for path in outputs:
-    cli_common.check_output(path, inputs, args.overwrite)
+    common.check_output(path, inputs, args.overwrite)
 
 
 def _round(value, digits=1):
@@ -200,31 +201,31 @@ def run_table(args):
   paper's figures."""
   table = paper_tables.TABLES[args.table]
   args.scales, args.protocol = list(table.scales), table.protocol
-  datasets, paths = [], []
+  data_sets, paths = [], []
   for name, relative in table.datasets:
     path = os.path.join(args.data_root, relative)
     if not os.path.isdir(path):
       print(f"warning: {path} not found: table {args.table} goes on without {name}", file=sys.stderr)
       continue
-    datasets.append(eval_data.open_dataset(path, table.first_k))
-    datasets[-1].name = name
+    data_sets.append(datasets.open_dataset(path, table.first_k))
+    data_sets[-1].name = name
     paths.append(path)
-  if not datasets:
-    raise cli_common.UsageError(f"none of table {args.table}'s data sets is under {args.data_root}")
-  _check_outputs(args, datasets, paths)
+  if not data_sets:
+    raise common.UsageError(f"none of table {args.table}'s data sets is under {args.data_root}")
+  _check_outputs(args, data_sets, paths)
   methods = [("Bicubic", _load_method(args, "bicubic")[0])]
   if args.method == "model":
     upscale, stage = _load_method(args, "model")
     if stage != table.stage:
-      raise cli_common.UsageError(f"table {args.table} evaluates {table.stage} models; {args.checkpoint} "
+      raise common.UsageError(f"table {args.table} evaluates {table.stage} models; {args.checkpoint} "
                                   f"is a {stage} checkpoint")
     methods.insert(0, ("Ours", upscale))
   lpips_fn = _lpips_fn() if table.stage == "stage2" or args.lpips else None
   report = {"table": args.table, "checkpoint": args.checkpoint, "protocol": table.protocol,
-            "seed": args.seed, "results": []}
+            "seed": args.seed, "precision": args.precision, "results": []}
   print("  ".join(name.ljust(w) for name, w in (("method", 9),) + _COLUMNS).rstrip(), flush=True)
   for method, upscale in methods:
-    for dataset in datasets:
+    for dataset in data_sets:
       for scale in table.scales:
         row = {"method": method, **evaluate(dataset, scale, args, upscale, lpips_fn)}
         report["results"].append(row)
@@ -251,20 +252,20 @@ def _comparison(table, rows):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  with cli_common.user_errors():
-    cli_common.quiet_logs()
+  with common.user_errors():
+    common.quiet_logs()
     compilation_cache.enable()
     if args.table is not None:
       return run_table(args)
-    datasets = _open_datasets(args.data)
-    _check_outputs(args, datasets, args.data or [])
+    data_sets = _open_datasets(args.data)
+    _check_outputs(args, data_sets, args.data or [])
     upscale, stage = _load_method(args)
     baseline = _load_method(args, "bicubic")[0] if stage else None  # bicubic beside a model
     lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None
     report = {"method": args.method, "checkpoint": args.checkpoint if stage else None, "stage": stage,
-              "protocol": args.protocol, "seed": args.seed, "results": []}
+              "protocol": args.protocol, "seed": args.seed, "precision": args.precision, "results": []}
     print("  ".join(name.ljust(w) for name, w in _COLUMNS).rstrip(), flush=True)
-    for dataset in datasets:
+    for dataset in data_sets:
       for scale in args.scales:
         row = evaluate(dataset, scale, args, upscale, lpips_fn, baseline)
         report["results"].append(row)

@@ -12,10 +12,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from liifusion_jax import compilation_cache
-from liifusion_jax.cli import common as cli_common
+from liifusion_jax.cli import common
 from liifusion_jax.cli.common import UsageError
 from liifusion_jax.data.images import list_images, load_image
-from liifusion_jax.evaluation import protocols as evaluation
+from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.tiled_upscale import WINDOW
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
 from liifusion_jax.resize.matlab_pil import to_uint8
@@ -34,7 +34,7 @@ def parse_size(text):
 
 
 def parse_args(argv):
-  parser = cli_common.ArgumentParser(
+  parser = common.ArgumentParser(
       prog="upscale.py", description="Upscale images with a stage-2 LIIFusion model (default: the "
       "bundled one).")
   parser.add_argument("input", help="an image file, or a folder of images")
@@ -44,7 +44,7 @@ def parse_args(argv):
                       help="a stage-2 run folder, its checkpoints/ folder, one step folder, an "
                            f"inference file (.npz) or a bundled model (default {DEFAULT_CHECKPOINT})")
   target = parser.add_mutually_exclusive_group(required=True)
-  target.add_argument("--scale", type=cli_common.parse_scale, help="scale factor >= 1, e.g. 3.7")
+  target.add_argument("--scale", type=common.parse_scale, help="scale factor >= 1, e.g. 3.7")
   target.add_argument("--size", type=parse_size, metavar="WxH", help="output size, e.g. 1920x1080")
   parser.add_argument("--compare", action="store_true",
                       help="write bicubic's upscaling (left) beside the model's (right) in one image")
@@ -56,7 +56,8 @@ def parse_args(argv):
                       help=f"LR pixels per tile side, a multiple of {WINDOW} (default {DEFAULT_TILE}): "
                            f"larger images are encoded tile by tile with a halo, in bounded memory; "
                            f"0: whole images")
-  cli_common.add_output_flags(parser)
+  common.add_precision_flag(parser)
+  common.add_output_flags(parser)
   args = parser.parse_args(argv)
   if args.chunk is not None and args.chunk < 1:
     parser.error(f"--chunk must be >= 1, got {args.chunk}")
@@ -96,12 +97,12 @@ def save(path, image01):
   Image.fromarray(to_uint8(image01)).save(path, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
 
 
-def load_upscaler(path, chunk=None, tile=DEFAULT_TILE):
+def load_upscaler(path, chunk=None, tile=DEFAULT_TILE, precision="float32"):
   """`upscale(lr01, (H, W), seed)` of a stage-2 checkpoint, tiled where `tile` (LR pixels) is nonzero.
 
   A stage-1 checkpoint is refused: its prior needs the HR image.
   """
-  upscaler = Upscaler.from_checkpoint(path, chunk, tile=tile or None)
+  upscaler = Upscaler.from_checkpoint(path, chunk, tile=tile or None, precision=precision)
   if upscaler.stage != "stage2":
     raise UsageError(f"{path} is a {upscaler.stage} checkpoint: its prior is computed from the HR "
                      f"image, so it cannot upscale images without one; use a stage-2 checkpoint")
@@ -111,24 +112,24 @@ def load_upscaler(path, chunk=None, tile=DEFAULT_TILE):
 def make_upscale(args):
   """`upscale(lr01, (H, W))` of the chosen model, with bicubic's (PIL-style, as an image viewer
   shows it) on its left under --compare."""
-  upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile)
+  upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile, args.precision)
   if not args.compare:
     return lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed)
   return lambda lr, out_hw: np.concatenate(
-      [evaluation.bicubic_upscale(lr, out_hw, "div2k"), upscaler(lr, out_hw, seed=args.seed)], axis=1)
+      [protocols.bicubic_upscale(lr, out_hw, "div2k"), upscaler(lr, out_hw, seed=args.seed)], axis=1)
 
 
 def _read(src, args):
   """The input image and its output size (both checked before any work)."""
   lr = load_image(src)
   out_hw = output_size(lr.shape[:2], args.scale, args.size)
-  cli_common.check_pixels(out_hw, args.force)
+  common.check_pixels(out_hw, args.force)
   return lr, out_hw
 
 
 def _upscale_and_save(upscale, lr, out_hw, src, dst):
   sr = upscale(lr, out_hw)
-  cli_common.check_finite(sr, src)
+  common.check_finite(sr, src)
   save(dst, sr)
 
 
@@ -136,9 +137,9 @@ def _jobs(args):
   """[(input path, output path)] and whether the input is a folder; every output checked (no input
   overwritten, symlinks resolved; no existing file replaced without --overwrite)."""
   jobs, folder = _planned_jobs(args)
-  inputs = cli_common.input_files([args.input])
+  inputs = common.input_files([args.input])
   for _, dst in jobs:
-    cli_common.check_output(dst, inputs, args.overwrite)
+    common.check_output(dst, inputs, args.overwrite)
   return jobs, folder
 
 
@@ -163,8 +164,8 @@ def _planned_jobs(args):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  with cli_common.user_errors():
-    cli_common.quiet_logs()
+  with common.user_errors():
+    common.quiet_logs()
     compilation_cache.enable()
     jobs, folder = _jobs(args)
     if not folder:
@@ -179,7 +180,7 @@ def main(argv=None):
       try:
         lr, out_hw = _read(src, args)
         _upscale_and_save(upscale, lr, out_hw, src, dst)
-      except cli_common.USER_ERRORS as error:  # one bad file does not stop the others
+      except common.USER_ERRORS as error:  # one bad file does not stop the others
         tqdm.write(f"warning: {' '.join(str(error).split())}", file=sys.stderr)
         failed.append(src)
     print(f"wrote {len(jobs) - len(failed)} images to {args.output}")

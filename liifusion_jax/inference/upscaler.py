@@ -20,7 +20,7 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import sharding
-from liifusion_jax.inference import canvas, chunked_decode as inference, tiled_pool, tiled_upscale
+from liifusion_jax.inference import canvas, chunked_decode, tiled_pool, tiled_upscale
 from liifusion_jax.checkpoints import PRETRAINED, load_params
 from liifusion_jax.models.factory import build_model, normalise
 from liifusion_jax.models.stage1 import make_prior_input
@@ -42,9 +42,10 @@ class Upscaler:
   across them (one device: the same path). Setting `params` accepts a training state's (possibly
   multi-process or sharded) params; with params split across processes every process must set them.
   tile: LR pixels per tile side (a multiple of 8), or None to encode every image on one canvas.
+  precision: the networks' compute dtype, "float32" or "bf16" (`models.factory.PRECISIONS`).
   """
 
-  def __init__(self, stage, params, model_config, chunk=DEFAULT_CHUNK, tile=TILE):
+  def __init__(self, stage, params, model_config, chunk=DEFAULT_CHUNK, tile=TILE, precision="float32"):
     tiled_upscale.check_tile(tile)
     self.stage = stage
     self.tile = tile
@@ -52,7 +53,7 @@ class Upscaler:
     devices = self.mesh.size
     self.chunk = -(-int(chunk) // devices) * devices  # whole per-device slices
     self.params = params
-    self.model = build_model(stage, model_config)
+    self.model = build_model(stage, model_config, precision)
     model = self.model
     if stage == "stage1":
       self._prior_sum = tiled_pool.activation_sum(model, "prior_encoder")
@@ -77,18 +78,19 @@ class Upscaler:
                                         out_specs=queries))
 
   @classmethod
-  def from_checkpoint(cls, path, chunk=None, tile=TILE):
+  def from_checkpoint(cls, path, chunk=None, tile=TILE, precision="float32"):
     """The upscaler of a run folder, checkpoint, inference file or `pretrained:NAME`; `chunk`
-    defaults to the run's `eval_chunk`."""
+    defaults to the run's `eval_chunk`. The precision is the caller's, not the run's: a model
+    trained in bf16 evaluates in float32 unless told otherwise."""
     params, meta = load_params(path)
     config = meta.get("config", {})
     return cls(meta["stage"], params, config.get("model", {}),
-               chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK, tile=tile)
+               chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK, tile=tile, precision=precision)
 
   @classmethod
-  def pretrained(cls, name="stage2", chunk=None, tile=TILE):
+  def pretrained(cls, name="stage2", chunk=None, tile=TILE, precision="float32"):
     """A bundled model: `Upscaler.pretrained()(lr01, (H, W), seed=0)` upscales with no checkpoint."""
-    return cls.from_checkpoint(PRETRAINED + name, chunk, tile)
+    return cls.from_checkpoint(PRETRAINED + name, chunk, tile, precision)
 
   @property
   def params(self):
@@ -144,13 +146,13 @@ class Upscaler:
       (r0, r1), (c0, c1) = [(round(a * o / n), round(b * o / n))
                             for a, b, o, n in zip(start, stop, (height, width), (h, w))]
       if r1 > r0 and c1 > c0:
-        coord, cell = inference.query_grid(height, width, slice(r0, r1), slice(c0, c1))
+        coord, cell = chunked_decode.query_grid(height, width, slice(r0, r1), slice(c0, c1))
         rgb = self.decode(feat, frame, coord, cell)
-        out[r0:r1, c0:c1] = inference.to_image(rgb, r1 - r0, c1 - c0)[0]
+        out[r0:r1, c0:c1] = chunked_decode.to_image(rgb, r1 - r0, c1 - c0)[0]
     return out
 
   def decode(self, feat, frame, coord, cell):
     """The decoder's RGB in [-1, 1] (1, Q, 3) at coord / cell (1, Q, 2) (the whole output's
     coordinates) from a feature canvas and its frame, `self.chunk` queries per call."""
     query = lambda g, c, s: self._query(self.params, g, frame, c, s)
-    return inference.decode_in_chunks(query, self._project(self.params, feat), coord, cell, self.chunk)
+    return chunked_decode.decode_in_chunks(query, self._project(self.params, feat), coord, cell, self.chunk)

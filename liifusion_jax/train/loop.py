@@ -26,7 +26,7 @@ from liifusion_jax.config import differences
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
-from liifusion_jax.evaluation import protocols as evaluation
+from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.models.factory import normalise
@@ -85,11 +85,11 @@ def validate(upscaler, hr_images, scales, protocol=VAL_PROTOCOL, seed=0, lpips_p
   for scale in scales:
     scores = collections.defaultdict(list)
     for hr_full in hr_images:
-      lr, hr = evaluation.make_pair(hr_full, scale, protocol)
+      lr, hr = protocols.make_pair(hr_full, scale, protocol)
       outputs = {"": upscaler(lr, hr.shape[:2], hr01=hr, seed=seed),
-                 "bicubic_": evaluation.bicubic_upscale(lr, hr.shape[:2], protocol)}
+                 "bicubic_": protocols.bicubic_upscale(lr, hr.shape[:2], protocol)}
       for name, sr in outputs.items():
-        scores[f"val_{name}psnr_x{scale:g}"].append(evaluation.score(sr, hr, scale, protocol))
+        scores[f"val_{name}psnr_x{scale:g}"].append(protocols.score(sr, hr, scale, protocol))
         if lpips_params is not None:
           distance = lpips(lpips_params, normalise(jnp.asarray(sr)[None]), normalise(jnp.asarray(hr)[None]))
           scores[f"val_{name}lpips_x{scale:g}"].append(float(distance[0]))
@@ -99,14 +99,14 @@ def validate(upscaler, hr_images, scales, protocol=VAL_PROTOCOL, seed=0, lpips_p
 
 def write_sample(upscaler, hr_full, scale, directory, seed=0, protocol=VAL_PROTOCOL):
   """Saves LR, bicubic, model and HR images of one validation image; returns their PSNRs."""
-  lr, hr = evaluation.make_pair(hr_full, scale, protocol)
+  lr, hr = protocols.make_pair(hr_full, scale, protocol)
   sr = upscaler(lr, hr.shape[:2], hr01=hr, seed=seed)
-  bicubic = evaluation.bicubic_upscale(lr, hr.shape[:2], protocol)
+  bicubic = protocols.bicubic_upscale(lr, hr.shape[:2], protocol)
   directory.mkdir(parents=True, exist_ok=True)
   for name, image in (("lr", lr), ("bicubic", bicubic), ("model", sr), ("hr", hr)):
     images.save_image(directory / f"x{scale:g}_{name}.png", image)
-  return {"scale": scale, "psnr": evaluation.score(sr, hr, scale, protocol),
-          "bicubic_psnr": evaluation.score(bicubic, hr, scale, protocol)}
+  return {"scale": scale, "psnr": protocols.score(sr, hr, scale, protocol),
+          "bicubic_psnr": protocols.score(bicubic, hr, scale, protocol)}
 
 
 class Logger:
@@ -248,7 +248,8 @@ def _train(config, workdir):
     state, state_sharding, start = _initial_state(task, config, next(batches(0, 1, 0)), steps_per_epoch,
                                                   mesh, checkpoints)
     log.keep_until(start)
-    upscaler = Upscaler(config.stage, state.params, config.model, config.eval_chunk)
+    upscaler = Upscaler(config.stage, state.params, config.model, config.eval_chunk,
+                        precision=config.precision)
     state = _run(config, task, state, state_sharding, start, total_steps, steps_per_epoch, mesh,
                  batches, checkpoints, upscaler, val_hr, log)
   finally:

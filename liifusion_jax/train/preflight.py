@@ -6,7 +6,7 @@ import math
 
 from liifusion_jax.config import ConfigError
 from liifusion_jax.data import images
-from liifusion_jax.evaluation import metrics, protocols as evaluation
+from liifusion_jax.evaluation import metrics, protocols
 from liifusion_jax.losses import perceptual, reconstruction
 from liifusion_jax.models.factory import PRECISIONS
 
@@ -56,7 +56,7 @@ def check_validation_images(hr_images, scales, protocol):
   for scale in scales:
     shave = metrics.shave_size(scale, protocol)
     for i, hr in enumerate(hr_images):
-      lr_side = min(evaluation.lr_size(hr.shape[:2], scale))
+      lr_side = min(protocols.lr_size(hr.shape[:2], scale))
       # The HR image is cut to a whole number of LR pixels; the PSNR then shaves `shave` per border.
       if lr_side < 1 or round(lr_side * scale) <= 2 * shave:
         raise ConfigError(f"validation image {i} ({hr.shape[1]}x{hr.shape[0]}) is too small for scale "

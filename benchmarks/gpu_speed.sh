@@ -16,10 +16,10 @@ data=${DATA:-.gpu/data}
 mkdir -p "$out"
 
 if [ "${TINY:-0}" = 1 ]; then
-  batch=2 patch=16 lr_size=24x32 repeats=2 steps=${STEPS:-4} run_steps=4 workers=0 chunk=4096
-  train_extra=(--config.data.patch=16 --config.data.sample_q=256 --config.val_crop=48)
+  batch=2 patch=16 lr_size=24x32 repeats=2 steps=${STEPS:-4} run_steps=4 workers=0 chunk=4096 bucket=16
+  train_extra=(--config.batch_size=2 --config.data.patch=16 --config.data.sample_q=256 --config.val_crop=48)
 else
-  batch=16 patch=48 lr_size=339x510 repeats=20 steps=${STEPS:-3000} run_steps=600 workers=8 chunk=30000
+  batch=16 patch=48 lr_size=339x510 repeats=20 steps=${STEPS:-3000} run_steps=600 workers=8 chunk=30000 bucket=96
   train_extra=()
 fi
 
@@ -42,7 +42,7 @@ train_run() {  # train_run WORKDIR STEPS PRECISION: a stage-1 run of the bundled
   "$python" train.py --config configs/pretrained.py:stage1 --workdir "$1" \
     --config.data.train_dir="$data/SunHays80" --config.precision="$3" --config.epochs=1 \
     --config.steps_per_epoch="$2" --config.optim.milestones="()" --config.val_every_epochs=1 \
-    --config.data.num_workers="$workers" "${train_extra[@]}"
+    --config.data.num_workers="$workers" --config.data.bucket="$bucket" "${train_extra[@]}"
 }
 
 "$python" -c "import jax; print(jax.devices())" >"$out/devices.txt" 2>&1
@@ -50,7 +50,7 @@ if [ "$mode" = speed ]; then
   for precision in float32 bf16; do
     for stage in 1 2; do
       figure "train_stage${stage}_$precision" "$python" benchmarks/train_step.py --stage "$stage" \
-        --batch "$batch" --patch "$patch" --scale 2.5 --bucket 96 --repeats "$repeats" \
+        --batch "$batch" --patch "$patch" --scale 2.5 --bucket "$bucket" --repeats "$repeats" \
         --precision "$precision" --profile "$out/trace_train_stage${stage}_$precision"
       summarise "train_stage${stage}_$precision" 5
     done

@@ -16,23 +16,25 @@ import jax.numpy as jnp
 from bench_common import block, emit, time_calls
 from liifusion_jax.config import load_config
 from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.stage1 import padded_prior_input
 from liifusion_jax.train import stage1 as stage1_task
 from train_step import benchmark_batch
 
 
 def pieces(model, params, batch):
   """name -> (fn(params, inputs) -> array, inputs), each input computed once beforehand."""
-  lr, prior_in = normalise(batch["inp"]), normalise(batch["prior_in"])
+  prior_in, prior_mask = padded_prior_input(batch["inp"], batch["hr"], batch["lr_up"])
+  lr, prior_in = normalise(batch["inp"]), normalise(prior_in)
 
   def apply(method):
     return lambda p, *x: model.apply({"params": p}, *x, method=method)
 
   feat = jax.jit(apply(lambda m, x: m.features(x)))(params, lr)
-  z = jax.jit(apply(lambda m, x, mask: m.prior(x, mask)))(params, prior_in, batch["prior_mask"])
+  z = jax.jit(apply(lambda m, x, mask: m.prior(x, mask)))(params, prior_in, prior_mask)
   injected = jax.jit(apply(lambda m, f, z: m.inject(f, z)))(params, feat, z)
   return {
       "features": (apply(lambda m, x: m.features(x)), (lr,)),
-      "prior": (apply(lambda m, x, mask: m.prior(x, mask)), (prior_in, batch["prior_mask"])),
+      "prior": (apply(lambda m, x, mask: m.prior(x, mask)), (prior_in, prior_mask)),
       "inject": (apply(lambda m, f, z: m.inject(f, z)), (feat, z)),
       "decode": (apply(lambda m, f, c, s: m.decode(f, c, s)), (injected, batch["coord"], batch["cell"])),
       "whole": (apply(stage1_task._forward), (batch,)),

@@ -85,7 +85,7 @@ def main():
   emit({"benchmark": "train_step", "stage": args.stage, "precision": args.precision, "batch": args.batch,
         "patch": args.patch,
         "scale": args.scale, "hr_crop": crop_size(args.patch, args.scale),
-        "prior_canvas": int(batch["prior_in"].shape[1]), "repeats": args.repeats,
+        "prior_canvas": int(batch["hr"].shape[1]), "repeats": args.repeats,
         **timing, "images_per_s": args.batch / timing["median_s"], **traced})
 
 

@@ -10,8 +10,9 @@ from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ArraySource, ImageFolder
 from liifusion_jax.data.pipeline import BatchAtStep, prefetch_to_device, train_batches
 from liifusion_jax.data.sampler import check_sampler_args, make_batch
+from liifusion_jax.models.stage1 import padded_prior_input
 from liifusion_jax.resize.matlab_pil import resize_pil_bicubic
-from liifusion_jax.resize.torch_bicubic import resize_bicubic_torch
+from liifusion_jax.resize.torch_bicubic import bicubic_matrix, resize_bicubic_torch
 
 SMALL = dict(patch=8, sample_q=40, scale_min=1, scale_max=4, bucket=16)
 
@@ -126,14 +127,14 @@ def test_batch_shapes_ranges_and_gt_at_coords(sample_patch):
   q = 64 if sample_patch else 40
   assert {k: v.shape for k, v in b.items()} == {
       "inp": (3, 8, 8, 3), "gt": (3, q, 3), "coord": (3, q, 2), "cell": (3, q, 2),
-      "prior_in": (3, hb, hb, 6), "prior_mask": (3, hb, hb, 1), "scale": (3,)}
+      "hr": (3, hb, hb, 3), "lr_up": (3, hb, 8), "scale": (3,)}
   assert all(v.dtype == np.float32 for v in b.values())
   assert 1 <= s <= 4 and np.all(b["scale"] == b["scale"][0])
   assert np.abs(b["coord"]).max() < 1
   np.testing.assert_allclose(b["cell"], 2 / crop, rtol=1e-6)
   for k in ("inp", "gt"):
     assert 0 <= b[k].min() and b[k].max() <= 1
-  hr = b["prior_in"][:, :crop, :crop, :3]
+  hr = b["hr"][:, :crop, :crop]
   rows, cols = _pixel(b["coord"][..., 0], crop), _pixel(b["coord"][..., 1], crop)
   np.testing.assert_allclose(b["coord"], make_coord((crop, crop))[rows * crop + cols])
   np.testing.assert_array_equal(b["gt"], hr[np.arange(3)[:, None], rows, cols])
@@ -145,18 +146,43 @@ def test_batch_shapes_ranges_and_gt_at_coords(sample_patch):
       np.testing.assert_array_equal(b["gt"][i].reshape(8, 8, 3), hr[i, top:top + 8, left:left + 8])
 
 
-def test_lr_is_the_downsampled_crop_and_prior_in_holds_lr_up():
+def _host_prior_input(b, crop):
+  """The prior input and mask as the sampler built them on the host before the train step did."""
+  n, hb = b["hr"].shape[:2]
+  prior_in = np.zeros((n, hb, hb, 6), np.float32)
+  prior_in[:, :crop, :crop, :3] = b["hr"][:, :crop, :crop]
+  prior_in[:, :crop, :crop, 3:] = resize_bicubic_torch(b["inp"], (crop, crop), xp=np)
+  mask = np.zeros((n, hb, hb, 1), np.float32)
+  mask[:, :crop, :crop] = 1
+  return prior_in, mask
+
+
+def test_lr_is_the_downsampled_crop_and_prior_input_holds_lr_up():
   src = _photos((60, 70), (50, 40))
   for augment in (False, True):
     b = make_batch(src, np.random.default_rng(5), batch_size=4, augment=augment, **SMALL)
     crop = round(8 * float(b["scale"][0]))
-    hr = b["prior_in"][:, :crop, :crop, :3]
+    hr = b["hr"][:, :crop, :crop]
     for i in range(4):
       # PIL's fixed-point resize commutes with the flips only up to one 8-bit step.
       np.testing.assert_allclose(b["inp"][i], resize_pil_bicubic(hr[i], (8, 8)),
                                  atol=0 if not augment else 1.01 / 255)
-    up = resize_bicubic_torch(b["inp"], (crop, crop), xp=np)
-    np.testing.assert_allclose(b["prior_in"][:, :crop, :crop, 3:], up, atol=1e-6)
+    prior_in, mask = jax.jit(padded_prior_input)(b["inp"], b["hr"], b["lr_up"])
+    want_in, want_mask = _host_prior_input(b, crop)
+    np.testing.assert_allclose(prior_in, want_in, atol=1e-6)
+    np.testing.assert_array_equal(mask, want_mask)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.5, 3.97, 4.0])
+def test_device_prior_input_equals_the_host_one_at_training_size(scale):
+  b = make_batch(defaults.train_source(), np.random.default_rng(0), batch_size=2, patch=48,
+                 scale_min=scale, scale_max=scale, sample_q=16)
+  crop = round(48 * scale)
+  prior_in, mask = jax.jit(padded_prior_input)(b["inp"], b["hr"], b["lr_up"])
+  want_in, want_mask = _host_prior_input(b, crop)
+  assert prior_in.shape == want_in.shape and prior_in.dtype == np.float32
+  np.testing.assert_allclose(prior_in, want_in, atol=1e-6)
+  np.testing.assert_array_equal(mask, want_mask)
 
 
 def test_bucket_padding_and_mask():
@@ -165,13 +191,17 @@ def test_bucket_padding_and_mask():
   for seed in range(12):
     b = make_batch(src, np.random.default_rng(seed), batch_size=1, **SMALL)
     crop = round(8 * float(b["scale"][0]))
-    hb = b["prior_in"].shape[1]
+    hb = b["hr"].shape[1]
     assert hb % 16 == 0 and hb - 16 < crop <= hb
     seen.add(hb)
+    np.testing.assert_array_equal(b["lr_up"][0, :crop], bicubic_matrix(8, crop))
+    assert not np.any(b["lr_up"][:, crop:])
     mask = np.zeros((1, hb, hb, 1), np.float32)
     mask[:, :crop, :crop] = 1
-    np.testing.assert_array_equal(b["prior_mask"], mask)
-    assert not np.any(b["prior_in"] * (1 - mask))
+    assert not np.any(b["hr"] * (1 - mask))
+    prior_in, prior_mask = padded_prior_input(b["inp"], b["hr"], b["lr_up"])
+    np.testing.assert_array_equal(prior_mask, mask)
+    assert not np.any(np.asarray(prior_in) * (1 - mask))
   assert len(seen) > 1  # the scale, hence the bucket, changes between batches
 
 
@@ -183,7 +213,7 @@ def test_crops_are_dihedral_transforms_of_image_windows():
     b = make_batch(src, np.random.default_rng(seed), batch_size=1, patch=4, sample_q=16,
                    scale_min=1, scale_max=3, bucket=4)
     crop = round(4 * float(b["scale"][0]))
-    hr = np.rint(b["prior_in"][0, :crop, :crop, :3] * 255).astype(np.uint8)
+    hr = np.rint(b["hr"][0, :crop, :crop] * 255).astype(np.uint8)
     found = [(k, y, x) for y in range(21 - crop) for x in range(21 - crop) for k in range(8)
              if np.array_equal(_dihedral(img[y:y + crop, x:x + crop], k), hr)]
     assert found, f"crop of seed {seed} is not a flipped window of the image"
@@ -209,7 +239,7 @@ def test_too_small_images_are_replaced_with_a_counted_warning(caplog):
     b = make_batch(src, np.random.default_rng(0), batch_size=4, indices=[0, 1, 0, 0], patch=8,
                    sample_q=16, scale_min=4, scale_max=4, bucket=8)
   assert "3 image(s)" in caplog.text
-  assert np.all(b["prior_in"][..., :3].max(axis=(1, 2, 3)) > 0)  # none came from the black image
+  assert np.all(b["hr"].max(axis=(1, 2, 3)) > 0)  # none came from the black image
   with pytest.raises(ValueError, match="64 x 64"):
     make_batch(src, np.random.default_rng(0), batch_size=1, patch=16, sample_q=16, scale_min=4,
                scale_max=4)

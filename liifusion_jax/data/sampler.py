@@ -16,7 +16,7 @@ from liifusion_jax.config import ConfigError
 from liifusion_jax.coords import make_cell, make_coord
 from liifusion_jax.data.images import as_float01
 from liifusion_jax.resize.matlab_pil import resize_pil_bicubic
-from liifusion_jax.resize.torch_bicubic import resize_bicubic_torch
+from liifusion_jax.resize.torch_bicubic import bicubic_matrix
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,13 @@ def make_batch(images, rng, *, batch_size, patch=48, scale_min=1, scale_max=4, s
 
   Keys: 'inp' (b, patch, patch, 3) LR; 'gt' (b, Q, 3) and 'coord' (b, Q, 2) at the sampled HR pixel
   centres (Q = sample_q, or patch**2 with `sample_patch`); 'cell' (b, Q, 2) = (2/H, 2/W) of the HR
-  crop; 'prior_in' (b, Hb, Hb, 6) = Concat(HR crop, LR bicubic-upsampled to the crop with torch's
-  `interpolate` semantics), zero beyond the crop up to the bucket size Hb = ceil(H / bucket) * bucket
-  (so a jitted step compiles once per bucket); 'prior_mask' (b, Hb, Hb, 1), 1 on the crop;
-  'scale' (b,) the drawn s. The prior encoder must re-apply the mask after normalising and after each
-  conv so that its zero padding and average pool see only the crop, as the reference's do.
+  crop; 'hr' (b, Hb, Hb, 3) the HR crop, zero beyond it up to the bucket size
+  Hb = ceil(H / bucket) * bucket (so a jitted step compiles once per bucket); 'lr_up' (b, Hb, patch)
+  the matrix upsampling the LR patch to the crop with torch's bicubic `interpolate` semantics
+  (`bicubic_matrix(patch, H)`), zero rows beyond the crop; 'scale' (b,) the drawn s.
+  The prior input of Eq. (1), Concat(HR, LR-up), and its mask are not shipped: the train step builds
+  them from 'inp', 'hr' and 'lr_up' (`models.stage1.padded_prior_input`), which is cheap on the
+  device and halves the bytes a batch carries from the loader's worker processes.
   """
   if batch_size % shard_count:
     raise ValueError(f"batch_size {batch_size} is not divisible by shard_count {shard_count}")
@@ -129,17 +131,18 @@ def make_batch(images, rng, *, batch_size, patch=48, scale_min=1, scale_max=4, s
   coord = make_coord((crop, crop))[q]
   gt = hr.reshape(b, crop * crop, 3)[np.arange(b)[:, None], q]
   hb = bucket_size(crop, bucket)
-  prior_in = np.zeros((b, hb, hb, 6), np.float32)
-  prior_in[:, :crop, :crop, :3] = hr
-  prior_in[:, :crop, :crop, 3:] = resize_bicubic_torch(lr, (crop, crop), xp=np)
-  prior_mask = np.zeros((b, hb, hb, 1), np.float32)
-  prior_mask[:, :crop, :crop] = 1.0
+  # One matrix per slot, not one per batch: every array keeps the batch axis leading, so the batch
+  # splits over processes and devices like the others (it is small: Hb x patch floats).
+  lr_up = np.zeros((b, hb, patch), np.float32)
+  lr_up[:, :crop] = bicubic_matrix(patch, crop)
+  hr_padded = np.zeros((b, hb, hb, 3), np.float32)
+  hr_padded[:, :crop, :crop] = hr
   return {
       "inp": lr,
       "gt": gt,
       "coord": coord,
       "cell": make_cell(coord, (crop, crop)),
-      "prior_in": prior_in,
-      "prior_mask": prior_mask,
+      "hr": hr_padded,
+      "lr_up": lr_up,
       "scale": np.full((b,), scale, np.float32),
   }

@@ -18,10 +18,26 @@ def make_prior_input(lr, hr, xp=jnp):
 
   The paper writes Concat(LR-up, HR) in Eq. (1); the reference model that made the golden outputs
   puts HR first (its stored source even feeds LR-up twice): the golden order is used. Where HR is
-  padded to a bucket, build this from the valid HR size instead (the data pipeline can, with
-  `resize_bicubic_torch(..., xp=np)`) and pass the padding mask to `prior`. `xp`: numpy or jax.numpy.
+  padded to a bucket, use `padded_prior_input` instead. `xp`: numpy or jax.numpy.
   """
   return xp.concatenate([hr, resize_bicubic_torch(lr, hr.shape[1:3], xp=xp)], axis=-1)
+
+
+def padded_prior_input(lr, hr, lr_up):
+  """(prior_in, mask) of Eq. (1) on a training batch's bucket canvas, in JAX (inside the train step).
+
+  lr (B, h, h, C) the LR patch; hr (B, Hb, Hb, C) the HR crop, zero beyond it; lr_up (B, Hb, h) per
+  image the `bicubic_matrix(h, H)` of its crop size H, zero rows beyond it (`data.sampler.make_batch`).
+  prior_in (B, Hb, Hb, 2C) = Concat(HR, LR-up) as `make_prior_input` on the crop, zero beyond it;
+  mask (B, Hb, Hb, 1) 1 on the crop, for `prior`. LR-up is `resize_bicubic_torch`'s two matrix
+  products with each image's own matrix on both axes (the crop is square).
+  """
+  up = jnp.einsum("boh,bhwc->bowc", lr_up, lr, precision="highest")
+  up = jnp.einsum("bpw,bowc->bopc", lr_up, up, precision="highest")
+  # A bicubic matrix's rows sum to 1, so its nonzero rows are exactly the crop's.
+  on_crop = jnp.any(lr_up != 0, axis=-1).astype(hr.dtype)
+  mask = (on_crop[:, :, None] * on_crop[:, None, :])[..., None]
+  return jnp.concatenate([hr, up], axis=-1), mask
 
 
 def scale_from_cell(lr, cell):

@@ -4,12 +4,14 @@ import jax.numpy as jnp
 
 from liifusion_jax.losses.reconstruction import reconstruction_loss
 from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.stage1 import padded_prior_input
 from liifusion_jax.train.state import TrainState, adam, overlay_params
 
 
 def _forward(model, batch):
   scale = jnp.stack([batch["scale"]] * 2, axis=-1) if model.scale_aware_prior else None
-  feat = model.encode(normalise(batch["inp"]), normalise(batch["prior_in"]), batch["prior_mask"], scale)
+  prior_in, prior_mask = padded_prior_input(batch["inp"], batch["hr"], batch["lr_up"])
+  feat = model.encode(normalise(batch["inp"]), normalise(prior_in), prior_mask, scale)
   return model.decode(feat, batch["coord"], batch["cell"])
 
 

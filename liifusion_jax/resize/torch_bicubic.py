@@ -45,9 +45,8 @@ def resize_bicubic_torch(x, out_hw, xp=jnp):
 
 def _resize_numpy(x, mh, mw):
   """The two matrices applied one image at a time as plain matmuls: 40x faster than numpy's einsum
-  loops on a training batch's LR-up (16 x 48 x 48 -> 190 x 190; the train step now does that one on
-  the device, `models.stage1.padded_prior_input`), and each image's numbers do not depend on the batch (a batch split over processes gives the
-  same bits, which a matmul over the whole batch does not promise)."""
+  loops on 16 x 48 x 48 -> 190 x 190, and each image's numbers do not depend on the batch (a batch
+  split over processes gives the same bits, which one matmul over the whole batch does not promise)."""
   b, h, w, c = x.shape
   out = np.empty((b, mh.shape[0], mw.shape[0], c), np.result_type(mh, x))
   for i, image in enumerate(x):

@@ -3,6 +3,7 @@ import argparse
 import pytest
 
 from liifusion_jax.checkpoints import CheckpointError
+from liifusion_jax.cli import common
 from liifusion_jax.cli.common import UsageError, parse_scales, scale_name, user_errors
 from liifusion_jax.config import ConfigError
 from liifusion_jax.data.images import ImageError
@@ -34,3 +35,13 @@ def test_a_bare_memory_error_ctrl_c_and_bugs(capsys):
   assert exc.value.code == 130 and capsys.readouterr().err == "stopped\n"
   with pytest.raises(RuntimeError), user_errors():
     raise RuntimeError("a bug")
+
+
+@pytest.mark.parametrize("value, words", [("0", "must be >= 1, got 0"), ("abc", "expected a whole number")])
+def test_chunk_must_be_a_positive_whole_number(value, words, capsys):
+  parser = common.ArgumentParser(prog="x")
+  common.add_model_flags(parser, 30000)
+  with pytest.raises(SystemExit) as exit_info:
+    parser.parse_args(["--chunk", value])
+  assert exit_info.value.code == 2 and words in capsys.readouterr().err
+  assert parser.parse_args(["--chunk", "7", "--precision", "bf16"]).chunk == 7

@@ -64,11 +64,26 @@ def add_output_flags(parser):
                            f"{_side(MAX_PIXELS)}) too")
 
 
-def add_precision_flag(parser):
-  """--precision: the networks' compute dtype (`models.factory.PRECISIONS`)."""
+def add_model_flags(parser, default_chunk):
+  """--seed, --chunk and --precision: how a model upscales (eval.py and upscale.py)."""
+  parser.add_argument("--seed", type=int, default=0,
+                      help="noise seed of the stage-2 sampled prior (default 0)")
+  parser.add_argument("--chunk", type=_positive_int, default=None,
+                      help=f"queries per decoder call (default: the checkpoint's eval_chunk, else "
+                           f"{default_chunk})")
   parser.add_argument("--precision", choices=tuple(PRECISIONS), default="float32",
                       help="compute dtype (default float32); bf16 is faster on GPUs and TPUs, its "
                            "images differ from float32's by well under one 8-bit level on average")
+
+
+def _positive_int(text):
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+  return value
 
 
 def _side(pixels):

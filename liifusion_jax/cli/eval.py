@@ -53,10 +53,7 @@ def parse_args(argv):
                       help="the checkpoint, or the protocol's bicubic upscaling (needs no checkpoint)")
   parser.add_argument("--lpips", action="store_true",
                       help="also report LPIPS for stage-1 models and bicubic (always on for stage 2)")
-  parser.add_argument("--seed", type=int, default=0, help="noise seed of stage-2 prior sampling")
-  parser.add_argument("--chunk", type=int, default=None,
-                      help=f"queries per decoder call (default: the checkpoint's eval_chunk, else "
-                           f"{DEFAULT_CHUNK})")
+  common.add_model_flags(parser, DEFAULT_CHUNK)
   parser.add_argument("--table", type=int, choices=sorted(paper_tables.TABLES),
                       help="run a paper table's protocol, data sets and scales (with --data-root), the "
                            "checkpoint and bicubic, and print the paper's figures beside ours")
@@ -65,11 +62,8 @@ def parse_args(argv):
                            "div2k/DIV2K_valid_HR, celeba_hq, ...)")
   parser.add_argument("--json", metavar="OUT.json", help="write the results here")
   parser.add_argument("--save-images", metavar="DIR", help="write the SR images as DIR/<dataset>/x<s>/*.png")
-  common.add_precision_flag(parser)
   common.add_output_flags(parser)
   args = parser.parse_args(argv)
-  if args.chunk is not None and args.chunk < 1:
-    parser.error(f"--chunk must be >= 1, got {args.chunk}")
   if args.table is not None and not args.data_root:
     parser.error("--table needs --data-root")
   if args.table is not None and args.data:

@@ -48,19 +48,13 @@ def parse_args(argv):
   target.add_argument("--size", type=parse_size, metavar="WxH", help="output size, e.g. 1920x1080")
   parser.add_argument("--compare", action="store_true",
                       help="write bicubic's upscaling (left) beside the model's (right) in one image")
-  parser.add_argument("--seed", type=int, default=0, help="noise seed of the sampled prior (default 0)")
-  parser.add_argument("--chunk", type=int, default=None,
-                      help=f"queries per decoder call (default: the checkpoint's eval_chunk, "
-                           f"else {DEFAULT_CHUNK})")
+  common.add_model_flags(parser, DEFAULT_CHUNK)
   parser.add_argument("--tile", type=int, default=DEFAULT_TILE,
                       help=f"LR pixels per tile side, a multiple of {WINDOW} (default {DEFAULT_TILE}): "
                            f"larger images are encoded tile by tile with a halo, in bounded memory; "
                            f"0: whole images")
-  common.add_precision_flag(parser)
   common.add_output_flags(parser)
   args = parser.parse_args(argv)
-  if args.chunk is not None and args.chunk < 1:
-    parser.error(f"--chunk must be >= 1, got {args.chunk}")
   if args.tile and (args.tile < WINDOW or args.tile % WINDOW):
     parser.error(f"--tile must be 0 or a positive multiple of {WINDOW}, got {args.tile}")
   return args

@@ -16,15 +16,14 @@ import jax.numpy as jnp
 from bench_common import block, emit, time_calls
 from liifusion_jax.config import load_config
 from liifusion_jax.models.factory import build_model, normalise
-from liifusion_jax.models.stage1 import padded_prior_input
 from liifusion_jax.train import stage1 as stage1_task
 from train_step import benchmark_batch
 
 
 def pieces(model, params, batch):
   """name -> (fn(params, inputs) -> array, inputs), each input computed once beforehand."""
-  prior_in, prior_mask = padded_prior_input(batch["inp"], batch["hr"], batch["lr_up"])
-  lr, prior_in = normalise(batch["inp"]), normalise(prior_in)
+  lr = normalise(batch["inp"])
+  prior_in, prior_mask = stage1_task.prior_of_batch(batch)
 
   def apply(method):
     return lambda p, *x: model.apply({"params": p}, *x, method=method)

@@ -5,7 +5,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from liifusion_jax.resize.torch_bicubic import resize_bicubic_torch
+from liifusion_jax.resize.torch_bicubic import resample, resize_bicubic_torch
 from liifusion_jax.models.edsr import EDSRBaseline
 from liifusion_jax.models.init import Dense
 from liifusion_jax.models.liif import ConditionalLIIF
@@ -29,11 +29,10 @@ def padded_prior_input(lr, hr, lr_up):
   lr (B, h, h, C) the LR patch; hr (B, Hb, Hb, C) the HR crop, zero beyond it; lr_up (B, Hb, h) per
   image the `bicubic_matrix(h, H)` of its crop size H, zero rows beyond it (`data.sampler.make_batch`).
   prior_in (B, Hb, Hb, 2C) = Concat(HR, LR-up) as `make_prior_input` on the crop, zero beyond it;
-  mask (B, Hb, Hb, 1) 1 on the crop, for `prior`. LR-up is `resize_bicubic_torch`'s two matrix
-  products with each image's own matrix on both axes (the crop is square).
+  mask (B, Hb, Hb, 1) 1 on the crop, for `prior`. LR-up is `resize_bicubic_torch`'s `resample` with
+  each image's own matrix on both axes (the crop is square).
   """
-  up = jnp.einsum("boh,bhwc->bowc", lr_up, lr, precision="highest")
-  up = jnp.einsum("bpw,bowc->bopc", lr_up, up, precision="highest")
+  up = resample(lr, lr_up, lr_up)
   # A bicubic matrix's rows sum to 1, so its nonzero rows are exactly the crop's.
   on_crop = jnp.any(lr_up != 0, axis=-1).astype(hr.dtype)
   mask = (on_crop[:, :, None] * on_crop[:, None, :])[..., None]

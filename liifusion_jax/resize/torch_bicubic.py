@@ -39,8 +39,15 @@ def resize_bicubic_torch(x, out_hw, xp=jnp):
   mh, mw = bicubic_matrix(x.shape[1], out_hw[0]), bicubic_matrix(x.shape[2], out_hw[1])
   if xp is np:
     return _resize_numpy(x, mh, mw)
-  y = jnp.einsum("oh,bhwc->bowc", mh, x, precision="highest")
-  return jnp.einsum("pw,bowc->bopc", mw, y, precision="highest")
+  batch = lambda m: jnp.broadcast_to(m, (x.shape[0], *m.shape))
+  return resample(x, batch(mh), batch(mw))
+
+
+def resample(x, rows, cols):
+  """NHWC `x` (B, h, w, C) through per-image resampling matrices, rows (B, H, h) and cols (B, W, w),
+  in JAX at full float32 precision: (B, H, W, C)."""
+  y = jnp.einsum("boh,bhwc->bowc", rows, x, precision="highest")
+  return jnp.einsum("bpw,bowc->bopc", cols, y, precision="highest")
 
 
 def _resize_numpy(x, mh, mw):

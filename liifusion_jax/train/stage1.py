@@ -8,10 +8,16 @@ from liifusion_jax.models.stage1 import padded_prior_input
 from liifusion_jax.train.state import TrainState, adam, overlay_params
 
 
+def prior_of_batch(batch):
+  """The normalised prior input of Eq. (1) and its mask, built on the device from a training batch's
+  LR patch, HR crop and LR-up matrix (`data.sampler.make_batch`)."""
+  prior_in, prior_mask = padded_prior_input(batch["inp"], batch["hr"], batch["lr_up"])
+  return normalise(prior_in), prior_mask
+
+
 def _forward(model, batch):
   scale = jnp.stack([batch["scale"]] * 2, axis=-1) if model.scale_aware_prior else None
-  prior_in, prior_mask = padded_prior_input(batch["inp"], batch["hr"], batch["lr_up"])
-  feat = model.encode(normalise(batch["inp"]), normalise(prior_in), prior_mask, scale)
+  feat = model.encode(normalise(batch["inp"]), *prior_of_batch(batch), scale)
   return model.decode(feat, batch["coord"], batch["cell"])
 
 

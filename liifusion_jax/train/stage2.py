@@ -17,7 +17,7 @@ from liifusion_jax.losses.reconstruction import reconstruction_loss
 from liifusion_jax.models.diffusion import diffusion_loss
 from liifusion_jax.models.discriminator import SPECTRAL
 from liifusion_jax.models.factory import build_discriminator, build_model, compute_dtype, normalise
-from liifusion_jax.models.stage1 import padded_prior_input
+from liifusion_jax.train.stage1 import prior_of_batch
 from liifusion_jax.train.state import TrainState, adam, overlay_params
 
 FROZEN = "prior_encoder"
@@ -31,9 +31,9 @@ def split_frozen(params):
 
 
 def _train_forward(model, batch, noise):
-  prior_in, prior_mask = padded_prior_input(batch["inp"], batch["hr"], batch["lr_up"])
-  return model.train_forward(normalise(batch["inp"]), normalise(prior_in), batch["coord"],
-                             batch["cell"], noise, prior_mask)
+  prior_in, prior_mask = prior_of_batch(batch)
+  return model.train_forward(normalise(batch["inp"]), prior_in, batch["coord"], batch["cell"], noise,
+                             prior_mask)
 
 
 def _as_images(rgb, patch):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from liifusion_jax.checkpoints import CheckpointError, load_params
+from liifusion_jax.checkpoints import CheckpointError, load_params, reason
 from liifusion_jax.cli import train as cli
 from liifusion_jax.train import loop, workdir_lock
 from liifusion_jax.train.errors import TrainingError
@@ -231,3 +231,12 @@ def test_a_failed_save_ends_in_one_line(tmp_path):
   errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
   assert len(errors) == 1 and "writing a checkpoint" in errors[0] and "File too large" in errors[0], errors
   assert checkpoint_steps(tmp_path) == []
+
+
+def test_a_long_storage_error_keeps_what_failed():
+  error = OSError("OUT_OF_RANGE: Error writing \"params.decoder.bias/0\" in OCDBT data " + "x" * 300
+                  + ": Failed to write 5591744 bytes to file 14: File too large [os_error_code='27'] "
+                  "[tensorstore_spec='{\"driver\":\"ocdbt\"," + "\"k\":1," * 80 + "\"store\":true}']")
+  text = reason(error)
+  assert len(text) <= 160 and text.startswith("OUT_OF_RANGE: Error writing") and text.endswith(
+      "File too large [os_error_code='27']"), text

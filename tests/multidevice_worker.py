@@ -2,7 +2,8 @@
 
 `python tests/multidevice_worker.py step STAGE WORKDIR`: one train step of STAGE on a 1-device mesh and
 on a mesh of every device, state replicated and state split (`shard_params`), from the same state, batch
-and key; writes `WORKDIR/STAGE.json` (largest differences to the 1-device step, layouts seen) and, for
+and key (stage 1 once more with one device's share of the batch counted twice: what the comparison
+must catch); writes `WORKDIR/STAGE.json` (largest differences to the 1-device step, layouts seen) and, for
 stage 1, the split state's result as `stage1_params.npz` and as a RunCheckpoints checkpoint in
 `WORKDIR/run`.
 
@@ -16,6 +17,7 @@ import sys
 
 import jax
 import numpy as np
+import optax
 
 from liifusion_jax import sharding
 from liifusion_jax.checkpoints import RunCheckpoints, load_params, save_params
@@ -33,6 +35,7 @@ TINY = [f"batch_size={BATCH}", "data.patch=16", "data.sample_q=64", "data.scale_
 # (the quick config fine-tunes at 2e-5); stage 2 keeps its quick config's rate.
 STAGE_TINY = {"stage1": ["optim.lr=2e-4"], "stage2": []}
 TASKS = {"stage1": stage1, "stage2": stage2}
+SURE = 2e-5  # |gradient| above which its sign is sure where the gradients agree to 1e-5
 
 
 def tiny_config(stage, *extra):
@@ -76,6 +79,50 @@ def max_diff(a, b):
              for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
 
+def optimised(state):
+  """(params, Adam state) of each optimiser of a train state: the model's (less stage 2's frozen
+  prior encoder) and stage 2's discriminator's."""
+  if state.extra is None:
+    pairs = [(state.params, state.opt_state)]
+  else:
+    pairs = [(stage2.split_frozen(state.params)[0], state.opt_state),
+             (state.extra["d_params"], state.extra["d_opt_state"])]
+  is_adam = lambda x: isinstance(x, optax.ScaleByAdamState)
+  return [(params, next(s for s in jax.tree.leaves(opt, is_leaf=is_adam) if is_adam(s)))
+          for params, opt in pairs]
+
+
+def compare(one, many):
+  """How far the state after a step on many devices is from the state after the same step on one.
+
+  After a first Adam step from zero moments, mu = (1 - b1) g (optax's b1 = 0.9, as `train.state.adam`
+  uses): the gradients, compared as they are. The params are compared only where |g| > SURE: elsewhere
+  Adam's update lr g / (|g| + eps) turns the rounding of a near-zero gradient (another summation order
+  on another CPU or device count) into a sign-sized move, which is no error of the step.
+  """
+  grad_diff = grad_size = param_diff = 0.0
+  sure = total = 0
+  for (p_one, adam_one), (p_many, adam_many) in zip(optimised(one), optimised(many), strict=True):
+    for g1, g4, x1, x4 in zip(*(jax.tree.leaves(t) for t in (adam_one.mu, adam_many.mu, p_one, p_many)),
+                              strict=True):
+      g1, g4 = (np.asarray(g, np.float64) / (1 - 0.9) for g in (g1, g4))
+      grad_diff = max(grad_diff, float(np.max(np.abs(g1 - g4))))
+      grad_size = max(grad_size, float(np.max(np.abs(g1))))
+      mask = np.abs(g1) > SURE
+      sure, total = sure + int(mask.sum()), total + mask.size
+      if mask.any():
+        param_diff = max(param_diff, float(np.max(np.abs(np.asarray(x1, np.float64) - x4)[mask])))
+  rest = lambda s: (s.step, s.extra["spectral"] if s.extra is not None else ())
+  return {"grad_diff": grad_diff, "grad_size": grad_size, "param_diff": param_diff,
+          "sure_fraction": sure / total, "rest_diff": max_diff(rest(one), rest(many))}
+
+
+def twice_counted_share(batch):
+  """The batch with device 1's share replaced by device 0's (one example per device here): a step
+  that dropped one device's share and counted another's twice would see this."""
+  return jax.tree.map(lambda x: np.concatenate([x[:1], x[:1], x[2:]]), batch)
+
+
 def step(stage, workdir):
   workdir = pathlib.Path(workdir)
   extra = [f"init_from={workdir / 'stage1_init'}"] if stage == "stage2" else []
@@ -94,22 +141,26 @@ def step(stage, workdir):
                                              sharding.data_mesh(jax.devices()[:1]), False)
   report = {"devices": jax.device_count(), "update_size": max_diff(one.params, state.params),
             "metrics": {k: float(v) for k, v in one_metrics.items()}, "layout_one": one_layout}
-  for name, shard_params in (("replicated", False), ("sharded", True)):
-    many_state, many, many_metrics, layout = run_step(task, config, state, batch, key,
+  runs = {"replicated": (batch, False), "sharded": (batch, True)}
+  if stage == "stage1":
+    runs["twice_counted"] = (twice_counted_share(batch), False)
+  for name, (many_batch, shard_params) in runs.items():
+    many_state, many, many_metrics, layout = run_step(task, config, state, many_batch, key,
                                                       sharding.data_mesh(), shard_params)
-    report[name] = {"state_diff": max_diff(one, many), "metric_diff": max_diff(one_metrics, many_metrics),
+    report[name] = {**compare(one, many), "metric_diff": max_diff(one_metrics, many_metrics),
                     "layout": layout}
     if stage == "stage2":
       frozen = task.FROZEN
       report[name]["frozen_diff"] = max_diff(many.params[frozen], state.params[frozen])
-  if stage == "stage1":  # the sharded state: a checkpoint to restore on one device
-    np.savez(workdir / "stage1_params.npz",
-             **{jax.tree_util.keystr(p): x for p, x in jax.tree_util.tree_leaves_with_path(many)})
-    checkpoints = RunCheckpoints(workdir / "run")
-    checkpoints.save(1, many_state, {"stage": "stage1", "config": {}})
-    checkpoints.wait()
-    checkpoints.close()
-    np.save(workdir / "upscaled.npy", upscale(many_state.params, config))
+    if stage == "stage1" and name == "sharded":  # the split state: a checkpoint to restore on one device
+      np.savez(workdir / "stage1_params.npz",
+               **{jax.tree_util.keystr(p): x for p, x in jax.tree_util.tree_leaves_with_path(many)})
+      checkpoints = RunCheckpoints(workdir / "run")
+      checkpoints.save(1, many_state, {"stage": "stage1", "config": {}})
+      checkpoints.wait()
+      checkpoints.close()
+      np.save(workdir / "upscaled.npy", upscale(many_state.params, config))
+  if stage == "stage1":
     try:
       loop.train(tiny_config(stage, f"batch_size={jax.device_count() + 2}"), workdir / "odd_batch")
     except ValueError as error:

@@ -72,6 +72,10 @@ def main(argv):
     distributed.initialize()  # before anything touches a device: loop's imports build arrays
     from liifusion_jax import compilation_cache
     compilation_cache.enable()  # a resumed run loads its compiled steps
-    from liifusion_jax.train import loop
-    loop.train(config, args.workdir)
+    from liifusion_jax.train import loop, preemption
+    try:
+      loop.train(config, args.workdir)
+    except preemption.Preempted as stopped:
+      print(stopped, file=sys.stderr)
+      raise SystemExit(stopped.exit_code)
   return 0

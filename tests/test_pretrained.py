@@ -9,6 +9,7 @@ from liifusion_jax import checkpoints
 from liifusion_jax.checkpoints import CheckpointError, load_inference_file, load_params, save_inference_file
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.pretrained import export
+from cli_helpers import exit_status
 from random_checkpoints import random_params, write_checkpoint
 
 
@@ -31,20 +32,22 @@ def test_inference_file_round_trip_in_16_bits(tmp_path):
   _leaves_equal(loaded, expected, rtol=1e-3, atol=1e-6)
 
 
-def test_export_cli_records_provenance(tmp_path):
+def test_export_cli_records_provenance(tmp_path, capsys):
   run = write_checkpoint(tmp_path / "run", "stage1")
   rows = [{"step": 10, "loss": 0.5, "sec_per_step": 0.5}, {"step": 10, "val_psnr_x2": 20.0},
           {"step": 20, "loss": 0.4, "sec_per_step": 0.25}]
-  (tmp_path / "run" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  torn = '{"step": 30, "loss": 0.3, "sec_per'  # a crash in the middle of writing the last row
+  (tmp_path / "run" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + torn)
   out = tmp_path / "stage1.npz"
   assert export.main([run, str(out), "--dtype", "float32", "--commit", "abc", "--wall-seconds", "7"]) == 0
+  assert "the last line is incomplete" in capsys.readouterr().out
   params, meta = load_params(out, expected_stage="stage1")
   _leaves_equal(params, random_params("stage1"), rtol=0)  # float32 storage is exact
   record = meta["provenance"]
   assert (record["steps"], record["step_seconds"], record["commit"], record["wall_seconds"]) == (0, 7.5, "abc", 7)
   assert record["data"] == "scikit-image's built-in photographs"
   assert meta["config"]["eval_chunk"] == 4096
-  assert export.main([run, str(out)]) == 1  # an existing file is kept without --overwrite
+  assert exit_status(export.main, [run, str(out)]) == 1  # an existing file is kept without --overwrite
   assert load_params(out)[1] == meta
 
 

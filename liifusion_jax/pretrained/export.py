@@ -12,8 +12,9 @@ import sys
 
 import jax
 
-from liifusion_jax.cli.common import UsageError, check_output, quiet_logs
-from liifusion_jax.checkpoints import CheckpointError, load_params, locate, save_inference_file
+from liifusion_jax.cli.common import check_output, quiet_logs, user_errors
+from liifusion_jax.checkpoints import load_params, locate, save_inference_file
+from liifusion_jax.train.metrics_log import read_rows
 
 
 def step_seconds(metrics_path):
@@ -21,8 +22,7 @@ def step_seconds(metrics_path):
   total, previous = 0.0, 0
   if not metrics_path.is_file():
     return None
-  for line in metrics_path.read_text().splitlines():
-    row = json.loads(line)
+  for row in read_rows(metrics_path):
     if "sec_per_step" in row:
       total += row["sec_per_step"] * max(row["step"] - previous, 0)  # replayed steps count once
       previous = row["step"]
@@ -69,7 +69,7 @@ def main(argv=None):
   quiet_logs()
   if not args.out.endswith(".npz"):
     parser.error("the inference file must end in .npz")
-  try:
+  with user_errors():
     check_output(args.out, set(), args.overwrite)
     _, step = locate(args.run)
     params, meta = load_params(args.run)
@@ -79,9 +79,6 @@ def main(argv=None):
       record["recipe"] = args.recipe
     save_inference_file(args.out, params, {"stage": meta["stage"], "config": config,
                                            "provenance": record}, dtype=args.dtype)
-  except (CheckpointError, UsageError, OSError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    return 1
   print(f"wrote {args.out}: {meta['stage']} at step {step}, {json.dumps(record)}")
   return 0
 

@@ -1,0 +1,61 @@
+"""A run's `metrics.jsonl`: one JSON object a line, appended as training goes, read back on resume and
+by the exporter. A crash can leave the last line half-written: readers drop it with a warning."""
+import json
+import pathlib
+
+import jax
+
+from liifusion_jax.train.errors import TrainingError
+
+
+def read_rows(path):
+  """The records of a metrics file ([] where it does not exist); a torn last line is dropped, with a
+  warning; a bad line before it is a TrainingError (that is damage, not a crash mid-write)."""
+  path = pathlib.Path(path)
+  if not path.is_file():
+    return []
+  lines = path.read_text().splitlines()
+  rows = []
+  for number, line in enumerate(lines, 1):
+    try:
+      rows.append(json.loads(line))
+    except json.JSONDecodeError:
+      if number < len(lines):
+        raise TrainingError(f"{path}: line {number} is not a JSON record; the file is damaged: "
+                            "move it aside to go on") from None
+      print(f"warning: {path}: the last line is incomplete (a crash while it was written); it is ignored")
+  return rows
+
+
+class Logger:
+  """Metrics to stdout (through tqdm) and to metrics.jsonl; silent on processes other than 0."""
+
+  def __init__(self, workdir):
+    self.primary = jax.process_index() == 0
+    self.path = pathlib.Path(workdir) / "metrics.jsonl"
+
+  def __call__(self, record, bar=None):
+    if not self.primary:
+      return
+    with self.path.open("a") as f:
+      f.write(json.dumps(record) + "\n")
+    text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
+    (bar.write if bar is not None else print)(text)
+
+  def set_aside(self):
+    """Renames the file to `metrics.before_restart.jsonl` (a run started over keeps the old rows)."""
+    if self.primary and self.path.exists():
+      self.path.replace(self.path.with_name("metrics.before_restart.jsonl"))
+
+  def keep_until(self, step):
+    """Keeps the rows up to `step` (a resumed run logs the later steps again) and drops a torn last
+    line, so that the next row starts a line of its own."""
+    if not self.primary or not self.path.exists():
+      return
+    text = self.path.read_text()
+    kept = [row for row in read_rows(self.path) if row.get("step", 0) <= step]
+    new_text = "".join(json.dumps(row) + "\n" for row in kept)
+    if new_text != text:
+      tmp = self.path.with_suffix(".tmp")
+      tmp.write_text(new_text)
+      tmp.replace(self.path)

@@ -56,6 +56,7 @@ def get_config(arg=None):
   c.eval_chunk = DEFAULT_CHUNK   # queries per decoder call (reference eval_bsize)
   c.save_every_epochs = 1
   c.keep_checkpoints = 3
+  c.restart = False              # True: start over where the workdir's checkpoints are all unreadable
   c.log_every_steps = 50
   c.shard_params = False         # True: params and optimiser state split over the devices (large models)
 

@@ -4,7 +4,8 @@ A run's are `<workdir>/checkpoints/<step>/{state,meta}`, written atomically; `me
 stage ("stage1" / "stage2") and the run's config, so a checkpoint of the wrong stage is refused with a
 clear message instead of failing deep inside a restore. A step that cannot be read (a truncated or
 missing file) is reported in one line: training moves it aside to `<step>.unreadable` and resumes from
-the newest readable step; eval.py and upscale.py name the older steps to pass instead.
+the newest readable step (where none can be read, it stops and says so); eval.py and upscale.py name
+the older steps to pass instead.
 
 An inference file is an `.npz`: the generator params as 16-bit floats under `params/<module>/...`
 (computation stays float32; 16 bits move PSNR by less than 0.01 dB, see README) and `meta.json`, the
@@ -80,35 +81,54 @@ class RunCheckpoints:
         state=ocp.args.StandardRestore(abstract_state)))
     return restored["state"]
 
-  def restore_latest(self, abstract_state, stage, check_meta=None):
-    """(step, state) of the newest readable step, or (0, None) where there is none.
+  def restore_latest(self, abstract_state, stage, check_meta=None, restart=False):
+    """(step, state) of the newest readable step, or (0, None) where the workdir has no checkpoint.
 
-    Unreadable steps are moved aside (nothing is deleted) so that the run can save those steps again.
+    Unreadable steps newer than the one restored are moved aside to `<step>.unreadable` (nothing is
+    deleted), so that the run can save those steps again. Where there are steps and none can be read,
+    a CheckpointError leaves everything as it was, unless `restart`: then they are all moved aside and
+    training starts again.
     """
+    unreadable = []
     for step in sorted(self.manager.all_steps(), reverse=True):
       try:
-        return step, self.restore(step, abstract_state, stage, check_meta)
+        state = self.restore(step, abstract_state, stage, check_meta)
       except CheckpointError:
         raise
       except Exception as error:  # damage fails anywhere: json, orbax, tensorstore (a bare Exception)
-        aside = self._set_aside(step)
         if jax.process_index() == 0:
-          print(f"warning: checkpoint {self.directory / str(step)} cannot be read ({reason(error)}); "
-                f"moved to {aside}, trying the previous step")
+          print(f"warning: checkpoint {self.directory / str(step)} cannot be read ({reason(error)})")
+        unreadable.append(step)
+        continue
+      self._set_aside(unreadable)
+      return step, state
+    if unreadable and not restart:
+      raise CheckpointError(f"no checkpoint in {self.directory} can be read (steps "
+                            f"{', '.join(map(str, unreadable))}); nothing was changed: start over with "
+                            "--config.restart=True (they are moved aside) or another --workdir")
+    self._set_aside(unreadable)
     return 0, None
 
-  def _set_aside(self, step):
-    """Renames an unreadable step folder to `<step>.unreadable` (process 0; the others wait)."""
-    aside = self.directory / f"{step}.unreadable"
-    suffix = 1
-    while aside.exists():
-      suffix += 1
-      aside = self.directory / f"{step}.unreadable{suffix}"
-    if jax.process_index() == 0:
-      (self.directory / str(step)).rename(aside)
-    multihost_utils.sync_global_devices(f"liifusion_set_aside_{step}")
-    self.manager.reload()
-    return aside
+  def _set_aside(self, steps):
+    """Renames unreadable step folders to `<step>.unreadable` (process 0; the others wait)."""
+    for step in steps:
+      aside = self.directory / f"{step}.unreadable"
+      suffix = 1
+      while aside.exists():
+        suffix += 1
+        aside = self.directory / f"{step}.unreadable{suffix}"
+      if jax.process_index() == 0:
+        (self.directory / str(step)).rename(aside)
+        print(f"moved {self.directory / str(step)} to {aside}")
+    if steps:
+      multihost_utils.sync_global_devices(f"liifusion_set_aside_{'_'.join(map(str, steps))}")
+      self.manager.reload()
+
+  def check(self):
+    """Raises the CheckpointError of a save that failed in its thread since the last call (without
+    waiting for one in flight): training stops at the next step, not at the next save."""
+    if not self.manager.is_saving_in_progress():
+      self.wait()  # returns at once, or raises what the finished save's thread raised
 
   def wait(self):
     with self._failures_as_errors():

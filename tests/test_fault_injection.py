@@ -16,7 +16,7 @@ from PIL import Image
 
 from liifusion_jax.checkpoints import CheckpointError, load_params, reason
 from liifusion_jax.cli import train as cli
-from liifusion_jax.train import loop, workdir_lock
+from liifusion_jax.train import loop, metrics_log, workdir_lock
 from liifusion_jax.train.errors import TrainingError
 from cli_helpers import exit_status, smooth_photo
 from conftest import REPO
@@ -162,6 +162,7 @@ def test_resume_with_another_model_is_refused(stage1_runs, tmp_path):
     loop.train(tiny_config("stage1", 3, "model.prior_to=qkv"), workdir)
   with pytest.raises(CheckpointError, match=r"other settings: loss \('l1' -> 'mse'\)"):
     loop.train(tiny_config("stage1", 3, "loss=mse"), workdir)
+  assert not (workdir / "config.resumed.json").exists()  # a refused resume writes nothing
 
 
 def test_config_note_names_the_changed_keys(tmp_path, capsys):
@@ -240,3 +241,99 @@ def test_a_long_storage_error_keeps_what_failed():
   text = reason(error)
   assert len(text) <= 160 and text.startswith("OUT_OF_RANGE: Error writing") and text.endswith(
       "File too large [os_error_code='27']"), text
+
+
+SIGNAL_AFTER_STEP_3 = """
+import os, sys
+from liifusion_jax.train import preemption
+
+reached = preemption.StopRequest.reached
+signum = int(sys.argv.pop(1))
+
+
+def signal_after_step_3(self, step):
+  if step == 3:
+    os.kill(os.getpid(), signum)  # as a scheduler would, between two steps' checks
+  return reached(self, step)
+
+
+preemption.StopRequest.reached = signal_after_step_3
+from liifusion_jax.cli.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("signum, code, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")])
+def test_a_signal_saves_the_step_then_the_rerun_resumes_exactly(signum, code, name, stage1_runs, tmp_path):
+  workdir = tmp_path / "run"
+  command = [sys.executable, "-c", SIGNAL_AFTER_STEP_3, str(int(signum)), "--config", "configs/stage1.py:quick",
+             "--workdir", str(workdir), *(f"--config.{o}" for o in (*TINY, "epochs=2"))]
+  stopped = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+  assert stopped.returncode == code, stopped.stderr[-3000:]
+  assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
+  assert f"stopped on {name} after step 3; saved {workdir / 'checkpoints' / '3'}" in stopped.stderr
+  assert checkpoint_steps(workdir) == [2, 3]  # 3 is no periodic save (every 2 steps here)
+  loop.train(tiny_config("stage1", 2), workdir)
+  assert_trees_equal(load_params(stage1_runs[0])[0], load_params(workdir)[0])
+  assert losses(workdir) == losses(stage1_runs[0])
+
+
+FAILED_SAVE_THEN_CHECK = """
+import resource, signal, sys, time
+import numpy as np
+from liifusion_jax.checkpoints import CheckpointError, RunCheckpoints
+
+checkpoints = RunCheckpoints(sys.argv[1])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.RLIM_INFINITY))
+checkpoints.save(1, {"w": np.random.default_rng(0).random((1000, 1000), np.float32)}, {"stage": "stage1"})
+while checkpoints.manager.is_saving_in_progress():  # the write fails in orbax's thread
+  time.sleep(0.05)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+try:
+  checkpoints.check()
+except CheckpointError as error:
+  print("reported:", error)
+"""
+
+
+def test_a_failed_asynchronous_save_is_reported_without_waiting_for_the_next(tmp_path):
+  done = subprocess.run([sys.executable, "-c", FAILED_SAVE_THEN_CHECK, str(tmp_path)], cwd=REPO,
+                        capture_output=True, text=True)
+  assert "reported: writing a checkpoint" in done.stdout and "File too large" in done.stdout, (
+      done.stdout + done.stderr[-3000:])
+
+
+def test_a_torn_last_metrics_line_is_dropped_on_resume(stage1_runs, tmp_path, capsys):
+  straight = stage1_runs[0]
+  workdir = shutil.copytree(straight, tmp_path / "run")
+  shutil.rmtree(workdir / "checkpoints" / "4")  # killed after step 4's row, before its save
+  with (workdir / "metrics.jsonl").open("a") as f:
+    f.write('{"step": 5, "loss": 0.0')  # and in the middle of writing another row
+  loop.train(tiny_config("stage1", 2), workdir)
+  assert "the last line is incomplete" in capsys.readouterr().out
+  assert losses(workdir) == losses(straight)  # every row parses: the torn one is gone
+
+
+def test_a_damaged_metrics_line_before_the_last_is_a_one_line_error(tmp_path):
+  (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "lo\n{"step": 3}\n')
+  with pytest.raises(TrainingError, match="line 2 is not a JSON record"):
+    metrics_log.read_rows(tmp_path / "metrics.jsonl")
+
+
+@ORBAX_UNAWAITED_READS
+def test_no_silent_restart_when_no_checkpoint_can_be_read(stage1_runs, tmp_path, capsys):
+  workdir = shutil.copytree(stage1_runs[0], tmp_path / "run")
+  for step in (2, 4):
+    _truncate_largest_array(workdir / "checkpoints" / str(step))
+  before = fingerprint(workdir)
+  with pytest.raises(CheckpointError, match=r"no checkpoint in .* can be read \(steps 4, 2\); nothing "
+                                            r"was changed: start over with --config.restart=True"):
+    loop.train(tiny_config("stage1", 2), workdir)
+  assert fingerprint(workdir) == before
+  loop.train(tiny_config("stage1", 1, "restart=True"), workdir)
+  assert checkpoint_steps(workdir) == [2]
+  assert {p.name for p in (workdir / "checkpoints").iterdir()} >= {"2.unreadable", "4.unreadable"}
+  assert (workdir / "metrics.before_restart.jsonl").read_text() == (
+      stage1_runs[0] / "metrics.jsonl").read_text()
+  assert max(losses(workdir)) == 2

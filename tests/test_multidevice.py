@@ -164,10 +164,20 @@ def test_two_processes_train_like_one(tmp_path):
   for a, b in zip(records["multi"], records["single"]):
     if "loss" in a:
       assert abs(a["loss"] - b["loss"]) <= TOL
-  multi_params, _ = load_params(multi, expected_stage="stage1")  # written by 2 processes, read by 1
-  single_params, _ = load_params(single, expected_stage="stage1")
-  for x, y in zip(jax.tree.leaves(multi_params), jax.tree.leaves(single_params), strict=True):
-    np.testing.assert_allclose(x, y, rtol=0, atol=TOL)
+  assert_same_training(multi, single)  # written by 2 processes, read by 1
+
+
+def assert_same_training(a, b):
+  """Two runs of the tiny config ended in the same params, as far as the summation order allows: Adam
+  moves a param whose gradient is near zero by up to lr a step whichever its sign, so a few params may
+  differ by that much on another machine; nearly all must agree to TOL."""
+  config = json.loads((b / "config.json").read_text())
+  steps, lr = config["epochs"] * config["steps_per_epoch"], config["optim"]["lr"]
+  diffs = np.concatenate([np.abs(np.asarray(x, np.float64) - y).ravel() for x, y in zip(
+      jax.tree.leaves(load_params(a, expected_stage="stage1")[0]),
+      jax.tree.leaves(load_params(b, expected_stage="stage1")[0]), strict=True)])
+  print(f"params differing by more than {TOL}: {np.mean(diffs > TOL):.2e} of them; largest {diffs.max():.2e}")
+  assert np.mean(diffs > TOL) < 1e-3 and diffs.max() <= 2 * lr * steps
 
 
 @pytest.mark.parametrize("shape, devices, spec", [
@@ -214,3 +224,54 @@ def test_distributed_settings_from_environment(environ, expected):
 def test_coordinator_without_process_count_is_a_clear_error():
   with pytest.raises(ValueError, match="JAX_NUM_PROCESSES"):
     distributed.settings({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "JAX_PROCESS_ID": "0"})
+
+
+SIGTERM_ON_PROCESS_1 = """
+import os, signal, sys
+from liifusion_jax.train import preemption
+
+reached = preemption.StopRequest.reached
+
+
+def sigterm_on_process_1(self, step):
+  if step == 2 and os.environ["JAX_PROCESS_ID"] == "1":  # one host of the job is taken back
+    os.kill(os.getpid(), signal.SIGTERM)
+  return reached(self, step)
+
+
+preemption.StopRequest.reached = sigterm_on_process_1
+from liifusion_jax.cli.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def start_two_processes(script, run_args):
+  port = free_port()
+  procs = []
+  for index in range(2):
+    env = cpu_env(2)
+    env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
+               JAX_PROCESS_ID=str(index))
+    procs.append(subprocess.Popen([sys.executable, *script, *run_args], cwd=REPO, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+  outputs = [p.communicate(timeout=900)[0] for p in procs]
+  return [p.returncode for p in procs], outputs
+
+
+@pytest.mark.slow
+def test_sigterm_on_one_process_stops_both_at_one_saved_step(tmp_path):
+  """SIGTERM to process 1 only: both processes agree on a step, save it, exit 143; the rerun resumes
+  from it and ends where an uninterrupted run ends."""
+  preempted, straight = tmp_path / "preempted", tmp_path / "straight"
+  args = [*TINY_RUN, "--config.epochs=3", "--workdir", str(preempted)]
+  codes, outputs = start_two_processes(["-c", SIGTERM_ON_PROCESS_1], args)
+  assert codes == [143, 143], "\n".join(output[-4000:] for output in outputs)
+  steps = sorted(int(p.name) for p in (preempted / "checkpoints").iterdir() if p.name.isdigit())
+  assert steps and steps[-1] in (3, 4), steps  # the agreed step: one past the furthest process's step
+  for output in outputs:
+    assert f"after step {steps[-1]}; saved" in output and "Traceback" not in output, output
+  codes, outputs = start_two_processes(["train.py"], args)
+  assert codes == [0, 0], outputs
+  assert f"(step {steps[-1]})" in outputs[0]  # resumed there
+  run([sys.executable, "train.py", *TINY_RUN, "--config.epochs=3", "--workdir", str(straight)], cpu_env(1))
+  assert_same_training(preempted, straight)

@@ -30,7 +30,8 @@ from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.models.factory import normalise
-from liifusion_jax.train import preflight, workdir_lock
+from liifusion_jax.train import preemption, preflight, workdir_lock
+from liifusion_jax.train.metrics_log import Logger
 from liifusion_jax.train import stage1 as stage1_task
 from liifusion_jax.train import stage2 as stage2_task
 from liifusion_jax.train.errors import TrainingError
@@ -109,33 +110,6 @@ def write_sample(upscaler, hr_full, scale, directory, seed=0, protocol=VAL_PROTO
           "bicubic_psnr": protocols.score(bicubic, hr, scale, protocol)}
 
 
-class Logger:
-  """Metrics to stdout (through tqdm) and to metrics.jsonl; silent on processes other than 0."""
-
-  def __init__(self, workdir):
-    self.primary = jax.process_index() == 0
-    self.path = pathlib.Path(workdir) / "metrics.jsonl"
-
-  def __call__(self, record, bar=None):
-    if not self.primary:
-      return
-    with self.path.open("a") as f:
-      f.write(json.dumps(record) + "\n")
-    text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
-    (bar.write if bar is not None else print)(text)
-
-  def keep_until(self, step):
-    """Drops the rows past `step` (a resumed run logs those steps again)."""
-    if not self.primary or not self.path.exists():
-      return
-    rows = self.path.read_text().splitlines(keepends=True)
-    kept = [row for row in rows if json.loads(row).get("step", 0) <= step]
-    if len(kept) < len(rows):
-      tmp = self.path.with_suffix(".tmp")
-      tmp.write_text("".join(kept))
-      tmp.replace(self.path)
-
-
 def _describe(changes):
   return ", ".join(f"{k} ({old!r} -> {new!r})" for k, (old, new) in changes.items())
 
@@ -180,7 +154,7 @@ def _initial_state(task, config, first_batch, steps_per_epoch, mesh, checkpoints
                                        frozen=getattr(task, "FROZEN", None))
   target = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract,
                         shardings)
-  start, state = checkpoints.restore_latest(target, config.stage, _resume_guard(config))
+  start, state = checkpoints.restore_latest(target, config.stage, _resume_guard(config), config.restart)
   if state is not None:  # step 0 too: a converted reference run
     print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
     return state, shardings, start
@@ -231,7 +205,6 @@ def _train(config, workdir):
     preflight.check_training_images(train_source)
   val_hr = validation_images(val_source, config.val_crop)
   preflight.check_validation_images(val_hr, config.val_scales, VAL_PROTOCOL)
-  _save_config(config, workdir)
   steps_per_epoch = config.steps_per_epoch or math.ceil(len(train_source) / config.batch_size)
   total_steps = config.epochs * steps_per_epoch
   log = Logger(workdir)
@@ -247,7 +220,10 @@ def _train(config, workdir):
   try:
     state, state_sharding, start = _initial_state(task, config, next(batches(0, 1, 0)), steps_per_epoch,
                                                   mesh, checkpoints)
+    if start == 0 and config.restart:
+      log.set_aside()  # the rows of the unreadable run stay beside the new ones
     log.keep_until(start)
+    _save_config(config, workdir)  # after the resume guard: a refused resume writes nothing
     upscaler = Upscaler(config.stage, state.params, config.model, config.eval_chunk,
                         precision=config.precision)
     state = _run(config, task, state, state_sharding, start, total_steps, steps_per_epoch, mesh,
@@ -280,15 +256,18 @@ def _run(config, task, state, state_sharding, start, total_steps, steps_per_epoc
              disable=jax.process_index() != 0)
   # Closed however the loop ends: grain's workers stop and free their shared memory, and the bar is
   # drawn for the last time before an error's message.
-  with contextlib.closing(batches(start, total_steps - start, config.data.num_workers)) as train_data, bar:
+  with (contextlib.closing(batches(start, total_steps - start, config.data.num_workers)) as train_data, bar,
+        preemption.StopRequest() as stop):
     for step, batch in zip(range(start, total_steps), train_data):
       state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), *constants)
       window_loss.append(metrics)
       bar.update(1)
+      checkpoints.check()
       done = step + 1
       pending.append((done, metrics))
-      log_now = done % config.log_every_steps == 0 or done == total_steps
-      save_now = done % save_every == 0 or done == total_steps
+      stopping = stop.reached(done) and done < total_steps
+      log_now = done % config.log_every_steps == 0 or done == total_steps or stopping
+      save_now = done % save_every == 0 or done == total_steps or stopping
       val_now = done % val_every == 0 or done == total_steps
       if log_now or save_now or val_now:
         check_finite(pending, state, last_saved)
@@ -301,6 +280,9 @@ def _run(config, task, state, state_sharding, start, total_steps, steps_per_epoc
       if save_now:
         checkpoints.save(done, state, meta)
         last_saved = done
+      if stopping:
+        checkpoints.wait()
+        raise preemption.Preempted(done, stop.stop_signal, checkpoints.directory / str(done))
       if val_now:
         upscaler.params = state.params
         log({"step": done, **validate(upscaler, val_hr, config.val_scales, seed=config.seed,

@@ -21,6 +21,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from liifusion_jax.files import written_whole
+
 
 class CheckpointError(ValueError):
   """A checkpoint that is missing, unreadable or of the wrong kind."""
@@ -193,11 +195,8 @@ def save_inference_file(path, params, meta, dtype=np.float16):
   """Writes an inference file: the params needed at inference time, stored as `dtype`."""
   params = {k: v for k, v in params.items() if k not in TRAINING_ONLY[meta["stage"]]}
   arrays = {k: v.astype(dtype) for k, v in _flatten(params, "params").items()}
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  partial = path.with_name(path.stem + ".partial.npz")  # renamed when whole: no half-written file
-  np.savez_compressed(partial, **arrays, **{"meta.json": np.array(json.dumps(meta))})
-  partial.replace(path)
+  with written_whole(path) as file:
+    np.savez_compressed(file, **arrays, **{"meta.json": np.array(json.dumps(meta))})
 
 
 def load_inference_file(spec):

@@ -12,7 +12,7 @@ import sys
 
 import jax
 
-from liifusion_jax.cli.common import UsageError, check_output, quiet_logs
+from liifusion_jax.cli.common import UsageError, check_outputs, quiet_logs
 from liifusion_jax.checkpoints import CheckpointError, load_params, locate, save_inference_file
 
 
@@ -70,7 +70,7 @@ def main(argv=None):
   if not args.out.endswith(".npz"):
     parser.error("the inference file must end in .npz")
   try:
-    check_output(args.out, set(), args.overwrite)
+    check_outputs([args.out], {}, args.overwrite)
     _, step = locate(args.run)
     params, meta = load_params(args.run)
     config = meta.get("config", {})

@@ -22,6 +22,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from liifusion_jax.files import written_whole
+
 
 class CheckpointError(ValueError):
   """A checkpoint that is missing, unreadable or of the wrong kind."""
@@ -209,29 +211,40 @@ def _unflatten(flat):
   return tree
 
 
+def check_finite(arrays, where, advice):
+  """Refuses model parameters ({name: array}) holding NaN or inf, naming the first such array: one
+  broken weight makes a wrong image (NaN in the encoder: a flat grey one), not always a NaN one."""
+  for name, array in arrays.items():
+    bad = array.size - np.count_nonzero(np.isfinite(array))
+    if bad:
+      raise CheckpointError(f"{where}: {name} holds NaN or inf ({bad} of {array.size} values); {advice}")
+
+
 def save_inference_file(path, params, meta, dtype=np.float16):
-  """Writes an inference file: the params needed at inference time, stored as `dtype`."""
+  """Writes an inference file: the params needed at inference time, stored as `dtype` (each checked
+  to be finite there: float16 turns values past 65504 into inf)."""
   params = {k: v for k, v in params.items() if k not in TRAINING_ONLY[meta["stage"]]}
-  arrays = {k: v.astype(dtype) for k, v in _flatten(params, "params").items()}
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  partial = path.with_name(path.stem + ".partial.npz")  # renamed when whole: no half-written file
-  np.savez_compressed(partial, **arrays, **{"meta.json": np.array(json.dumps(meta))})
-  partial.replace(path)
+  with np.errstate(over="ignore"):  # checked below, in one line
+    arrays = {k: v.astype(dtype) for k, v in _flatten(params, "params").items()}
+  check_finite(arrays, f"{path} (as {np.dtype(dtype).name})", "export it with --dtype float32")
+  with written_whole(path) as file:
+    np.savez_compressed(file, **arrays, **{"meta.json": np.array(json.dumps(meta))})
 
 
 def load_inference_file(spec):
-  """(params as float32 numpy arrays, meta) of `pretrained:NAME` or an inference file."""
+  """(params as float32 numpy arrays, meta) of `pretrained:NAME` or an inference file; every array
+  checked to be finite."""
   path = resolve_inference_file(spec)
   if not path.is_file():
     raise CheckpointError(f"{spec}: no such inference file ({path})")
   try:
     with np.load(path) as data:
       meta = json.loads(str(data["meta.json"]))
-      params = _unflatten({k: data[k].astype(np.float32) for k in data.files if k != "meta.json"})
+      arrays = {k: data[k].astype(np.float32) for k in data.files if k != "meta.json"}
   except (OSError, ValueError, KeyError) as error:
     raise CheckpointError(f"{spec}: not a readable inference file ({error})") from None
-  return params, meta
+  check_finite(arrays, spec, "the model is broken (a diverged run?): use another one")
+  return _unflatten(arrays), meta
 
 
 def load_params(path, expected_stage=None):

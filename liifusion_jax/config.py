@@ -48,13 +48,23 @@ def leaf_keys(config, prefix=""):
   return sorted(keys)
 
 
+# The spellings of a boolean people type, in any case.
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def _parse_value(text, current):
+  if isinstance(current, bool):
+    if text.strip().lower() not in BOOLEANS:
+      raise ConfigError(f"config key expects a boolean (true/false, yes/no or 1/0, any case), got {text!r}")
+    return BOOLEANS[text.strip().lower()]
   try:
     value = ast.literal_eval(text)
   except (ValueError, SyntaxError):
     value = text
-  if isinstance(current, bool) or current is None:
+  if current is None:
     return value
+  if isinstance(value, bool):  # a bool is an int to Python: batch_size=True would pass
+    raise ConfigError(f"config key expects {type(current).__name__}, got {text!r}")
   if isinstance(current, float) and isinstance(value, int):
     return float(value)
   if isinstance(current, tuple) and isinstance(value, (list, tuple)):
@@ -82,7 +92,7 @@ def apply_overrides(config, overrides):
         node = node[parent]
       try:
         node[leaf] = _parse_value(text, node[leaf])
-      except ConfigError as error:
+      except (ConfigError, TypeError) as error:  # TypeError: ml_collections refuses the value's type
         raise ConfigError(f"{key}: {error}") from None
   return config
 

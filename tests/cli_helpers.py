@@ -1,7 +1,18 @@
-"""Shared pieces of the command-line tests: test images and the one-line user-error check."""
+"""Shared pieces of the command-line tests: test images, the one-line user-error check, and faults of
+the file system (a full disk, a read-only folder)."""
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
+
+from conftest import REPO
 
 
 def smooth_photo(h, w, seed=0):
@@ -29,3 +40,28 @@ def one_line_user_error(main, argv, capsys):
   lines = [line for line in err.splitlines() if line.strip()]
   assert len(lines) == 1, err
   return lines[0]
+
+
+@contextlib.contextmanager
+def full_disk(free_bytes):
+  """Inside the block a file fails to grow past `free_bytes` (File too large), as on a full disk."""
+  handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel ends the process
+  limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+  resource.setrlimit(resource.RLIMIT_FSIZE, (free_bytes, limits[1]))
+  try:
+    yield
+  finally:
+    resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+    signal.signal(signal.SIGXFSZ, handler)
+
+
+def run_where_permissions_hold(script, *args):
+  """Runs `python script args` from the repository. Root writes into read-only folders, so as root
+  it runs without root's capabilities (setpriv), where folder permissions hold as for a user."""
+  argv = [sys.executable, str(REPO / script), *map(str, args)]
+  if os.geteuid() == 0:
+    if shutil.which("setpriv") is None:
+      pytest.skip("root writes into read-only folders and setpriv (util-linux) is missing")
+    argv = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", *argv]
+  return subprocess.run(argv, cwd=REPO, capture_output=True, text=True,
+                        env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -1,4 +1,5 @@
 import logging
+import os
 
 import jax
 import numpy as np
@@ -13,6 +14,7 @@ from liifusion_jax.data.sampler import check_sampler_args, make_batch
 from liifusion_jax.models.stage1 import padded_prior_input
 from liifusion_jax.resize.matlab_pil import resize_pil_bicubic
 from liifusion_jax.resize.torch_bicubic import bicubic_matrix, resize_bicubic_torch
+from cli_helpers import full_disk
 
 SMALL = dict(patch=8, sample_q=40, scale_min=1, scale_max=4, bucket=16)
 
@@ -92,6 +94,20 @@ def test_save_image_round_trip(tmp_path):
   images.save_image(tmp_path / "sub" / "x.png", x)
   got = images.read_image(tmp_path / "sub" / "x.png")
   np.testing.assert_array_equal(got, np.floor(x * 255 + 0.5).astype(np.uint8))
+
+
+def test_save_image_on_a_full_disk_keeps_the_earlier_file_or_leaves_none(tmp_path):
+  noise = np.random.default_rng(4).random((64, 64, 3))  # ~12 KB as PNG
+  images.save_image(tmp_path / "out.png", noise[:8, :8])
+  earlier = (tmp_path / "out.png").read_bytes()
+  for name in ("out.png", "new.png"):
+    with full_disk(4096), pytest.raises(OSError, match=f"File too large: '.*{name}'"):
+      images.save_image(tmp_path / name, noise)
+  assert os.listdir(tmp_path) == ["out.png"]  # no partial file, nothing at new.png to block a retry
+  assert (tmp_path / "out.png").read_bytes() == earlier
+  images.save_image(tmp_path / "new.png", noise)  # the retry, with room
+  np.testing.assert_array_equal(images.read_image(tmp_path / "new.png"),
+                                np.floor(noise * 255 + 0.5).astype(np.uint8))
 
 
 def test_image_folder_first_k_repeat_cache(tmp_path):

@@ -1,4 +1,5 @@
 import json
+import os
 
 import jax
 import numpy as np
@@ -8,7 +9,7 @@ from PIL import Image
 from liifusion_jax.cli import eval as eval_cli
 from liifusion_jax.data.images import load_image
 from liifusion_jax.evaluation import protocols
-from cli_helpers import one_line_user_error, smooth_photo
+from cli_helpers import one_line_user_error, run_where_permissions_hold, smooth_photo
 
 
 def _write_folder(folder, sizes, seed=0):
@@ -159,8 +160,10 @@ def test_outputs_never_replace_inputs_or_existing_files(tmp_path, capsys):
   (tmp_path / "saved").mkdir()
   (tmp_path / "saved" / "x2").symlink_to(tmp_path)  # saved/x2/x2/img0.png is the input itself
   before = {p: p.read_bytes() for p in (good, earlier)}
+  os.link(good, tmp_path / "hard.json")
   cases = {
       "is one of the inputs": ["--json", str(good)],
+      "hard.json is one of the inputs": ["--json", str(tmp_path / "hard.json"), "--overwrite"],
       "exists already; pass --overwrite": ["--json", str(earlier)],
       "x2/x2/img0.png is one of the inputs": ["--save-images", str(tmp_path / "saved")],
   }
@@ -169,6 +172,26 @@ def test_outputs_never_replace_inputs_or_existing_files(tmp_path, capsys):
                                                   str(folder), *argv], capsys)
     assert words in message, message
   assert {p: p.read_bytes() for p in before} == before
+
+
+def test_unwritable_json_fails_at_once_and_leaves_nothing(tmp_path, capsys):
+  (tmp_path / "folder").mkdir()
+  (tmp_path / "notes.txt").write_text("a file")
+  cases = {
+      f"the output {tmp_path / 'folder'} is a folder; name a file": tmp_path / "folder",
+      f"cannot write outputs in {tmp_path / 'notes.txt'}: it is not a folder": tmp_path / "notes.txt" / "r.json",
+  }
+  for message, path in cases.items():
+    with pytest.raises(SystemExit):
+      eval_cli.main(["--method", "bicubic", "--scales", "2", "--json", str(path), "--overwrite"])
+    assert capsys.readouterr() == ("", f"error: {message}\n")  # refused before the first row
+  assert sorted(os.listdir(tmp_path)) == ["folder", "notes.txt"] and not os.listdir(tmp_path / "folder")
+  read_only = tmp_path / "read_only"
+  read_only.mkdir(mode=0o555)
+  run = run_where_permissions_hold("eval.py", "--method", "bicubic", "--scales", "2", "--json",
+                                   read_only / "r.json")
+  assert run.returncode == 1 and run.stdout == "", run
+  assert run.stderr.splitlines() == [f"error: cannot write outputs in {read_only}: Permission denied"]
 
 
 def test_non_finite_model_output_fails(tmp_path, capsys):

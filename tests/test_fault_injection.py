@@ -16,7 +16,8 @@ from PIL import Image
 
 from liifusion_jax.checkpoints import CheckpointError, load_params, reason
 from liifusion_jax.cli import train as cli
-from liifusion_jax.train import loop, metrics_log, workdir_lock
+from liifusion_jax.config import ConfigError, apply_overrides, load_config
+from liifusion_jax.train import loop, metrics_log, preflight, workdir_lock
 from liifusion_jax.train.errors import TrainingError
 from cli_helpers import exit_status, smooth_photo
 from conftest import REPO
@@ -67,13 +68,38 @@ def test_fresh_diverging_run_saves_nothing_non_finite(tmp_path):
     ("batch_size=0", "batch_size must be >= 1"),
     ("save_every_epochs=0", "save_every_epochs must be >= 1"),
     ("val_crop=6", "too small for scale 2"),
+    ("optim.lr=-1", "optim.lr must be >= 0"),  # was accepted, and saved a wrecked checkpoint
+    ("stage=stage3", "unknown stage 'stage3'; known stages: stage1, stage2"),
+    ("data.cache=maybe", "data.cache: config key expects a boolean (true/false, yes/no or 1/0, any case)"),
 ])
-def test_bad_counts_are_refused_before_any_change(override, words, stage1_runs, tmp_path, capsys):
+def test_bad_settings_are_refused_before_any_change(override, words, stage1_runs, tmp_path, capsys):
   workdir = shutil.copytree(stage1_runs[0], tmp_path / "run")
   before = fingerprint(workdir)
   assert train_cli(workdir, "epochs=3", override) == 1
   assert words in error_line(capsys)
   assert fingerprint(workdir) == before
+
+
+@pytest.mark.parametrize("text, value", [("false", False), ("No", False), ("0", False), ("FALSE", False),
+                                         ("true", True), ("YES", True), ("1", True), ("True", True)])
+def test_boolean_overrides_take_the_usual_spellings(text, value):
+  config = load_config(f"{REPO}/configs/stage1.py:quick")
+  apply_overrides(config, [f"data.cache={not value}"])
+  assert apply_overrides(config, [f"data.cache={text}"]).data.cache is value
+
+
+@pytest.mark.parametrize("override, words", [
+    ("optim.d_lr=-1e-4", "optim.d_lr must be >= 0"),
+    ("optim.gamma=-0.5", "optim.gamma must be >= 0"),
+    ("loss_weights.gan=-0.05", "loss_weights.gan must be >= 0 (0 turns the term off), got -0.05"),
+    ("loss_weights.perceptual=1e999", "loss_weights.perceptual must be >= 0"),
+    ("batch_size=True", "batch_size: config key expects int, got 'True'"),
+])
+def test_bad_stage2_settings_are_refused_up_front(override, words):
+  config = load_config(f"{REPO}/configs/stage2.py:quick")
+  preflight.check_config(apply_overrides(config, ["loss_weights.gan=0", "optim.d_lr=0"]))  # terms off
+  with pytest.raises(ConfigError, match=re.escape(words)):
+    preflight.check_config(apply_overrides(config, [override]))
 
 
 def test_workdir_that_is_a_file_is_refused(tmp_path, capsys):

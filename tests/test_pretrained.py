@@ -106,3 +106,55 @@ def test_upscale_defaults_to_the_bundled_model_and_compares(tmp_path):
   assert plain.shape == (40, 48, 3) and both.shape == (40, 96, 3)
   np.testing.assert_array_equal(both[:, 48:], plain)
   assert np.any(both[:, :48] != plain)  # the left half is bicubic's
+
+
+def _with_one_bad_value(tmp_path, name, key, value):
+  """A copy of bundled model `name` with one value of array `key` replaced."""
+  with np.load(checkpoints.resolve_inference_file(checkpoints.PRETRAINED + name)) as data:
+    arrays = {k: data[k] for k in data.files}
+  arrays[key] = arrays[key].copy()
+  arrays[key].flat[-1] = value
+  np.savez(tmp_path / "broken.npz", **arrays)
+  return tmp_path / "broken.npz"
+
+
+@pytest.mark.parametrize("name", checkpoints.PRETRAINED_NAMES)
+def test_every_array_of_an_inference_file_is_checked_on_load(name, tmp_path):
+  """NaN in stage 2's encoder or condition encoder made a flat grey image, with exit 0."""
+  with np.load(checkpoints.resolve_inference_file(checkpoints.PRETRAINED + name)) as data:
+    keys = [k for k in data.files if k != "meta.json"]
+  last_of_each_module = {k.split("/")[1]: k for k in sorted(keys)}
+  for i, key in enumerate(last_of_each_module.values()):
+    path = _with_one_bad_value(tmp_path, name, key, (np.nan, np.inf, -np.inf)[i % 3])
+    with pytest.raises(CheckpointError, match=f"{path}: {key} holds NaN or inf \\(1 of "):
+      load_params(path)
+
+
+@pytest.mark.parametrize("cli", ["eval", "upscale"])
+def test_a_broken_weight_ends_the_clis_in_one_line(cli, tmp_path, capsys):
+  from PIL import Image
+
+  from liifusion_jax.cli import eval as eval_cli, upscale as upscale_cli
+  from cli_helpers import one_line_user_error, smooth_photo
+
+  path = _with_one_bad_value(tmp_path, "stage2", "params/condition_encoder/conv_0/kernel", np.nan)
+  Image.fromarray(smooth_photo(20, 24)).save(tmp_path / "in.png")
+  main, argv = {"eval": (eval_cli.main, ["--scales", "2", "--json", str(tmp_path / "r.json")]),
+                "upscale": (upscale_cli.main, [str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
+                                               "--scale", "2"])}[cli]
+  message = one_line_user_error(main, [*argv, "--checkpoint", str(path)], capsys)
+  assert "params/condition_encoder/conv_0/kernel holds NaN or inf" in message, message
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.npz", "in.png"]
+
+
+def test_export_refuses_values_past_float16(tmp_path):
+  params = random_params("stage1")
+  params["decoder"]["out"]["bias"] = params["decoder"]["out"]["bias"] + 7e4  # finite in float32
+  meta = {"stage": "stage1", "config": {"model": {}}}
+  with pytest.raises(CheckpointError, match="m.npz \\(as float16\\): params/decoder/out/bias holds NaN or inf.*"
+                                            "--dtype float32"):
+    save_inference_file(tmp_path / "m.npz", params, meta)
+  assert list(tmp_path.iterdir()) == []
+  save_inference_file(tmp_path / "m.npz", params, meta, dtype=np.float32)
+  np.testing.assert_array_equal(load_params(tmp_path / "m.npz")[0]["decoder"]["out"]["bias"],
+                                params["decoder"]["out"]["bias"])

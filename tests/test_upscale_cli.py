@@ -1,9 +1,12 @@
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from liifusion_jax.cli import upscale as upscale_cli
-from cli_helpers import one_line_user_error, smooth_photo
+from liifusion_jax.data import images
+from cli_helpers import full_disk, one_line_user_error, run_where_permissions_hold, smooth_photo
 
 
 def test_scale_keeps_the_input_format(tmp_path, stage2_ckpt):
@@ -115,6 +118,12 @@ def test_outputs_never_replace_inputs_or_existing_files(tmp_path, capsys):
     message = one_line_user_error(upscale_cli.main, argv + ["--scale", "2", "--checkpoint", "none"], capsys)
     assert words in message, message
   assert {p: p.read_bytes() for p in before} == before
+  # A hard link is the input by another name: refused with --overwrite too (by device and inode).
+  os.link(victim, tmp_path / "hard.png")
+  message = one_line_user_error(upscale_cli.main, [str(victim), "-o", str(tmp_path / "hard.png"), "--scale",
+                                                   "2", "--checkpoint", "none", "--overwrite"], capsys)
+  assert "hard.png is one of the inputs" in message, message
+  assert victim.read_bytes() == before[victim]
   # --overwrite lets the existing output through (to the checkpoint, which is missing here)
   message = one_line_user_error(upscale_cli.main, [str(victim), "-o", str(tmp_path / "done.png"),
                                                    "--scale", "2", "--checkpoint", "none", "--overwrite"],
@@ -129,3 +138,47 @@ def test_outputs_over_the_pixel_budget_need_force(scale, tmp_path, capsys):
   message = one_line_user_error(upscale_cli.main, [str(src), "-o", str(tmp_path / "o.png"), "--scale", scale,
                                                    "--checkpoint", "none"], capsys)
   assert "over the budget of 67.1 (8192x8192); pass --force" in message
+
+
+def test_a_failed_write_keeps_the_earlier_output_and_leaves_nothing_behind(tmp_path, stage2_ckpt,
+                                                                          monkeypatch, capsys):
+  photos = tmp_path / "photos"
+  photos.mkdir()
+  Image.fromarray(smooth_photo(20, 24)).save(photos / "a.png")
+  out = tmp_path / "out"
+  out.mkdir()
+  earlier = (photos / "a.png").read_bytes()
+  (out / "a.png").write_bytes(earlier)  # an earlier good output
+  save = images.save_image
+
+  def save_on_a_full_disk(path, image):
+    with full_disk(1024):
+      save(path, image)
+
+  monkeypatch.setattr(images, "save_image", save_on_a_full_disk)
+  model = ["--scale", "4", "--checkpoint", stage2_ckpt]
+  message = one_line_user_error(upscale_cli.main, [str(photos / "a.png"), "-o", str(out / "a.png"),
+                                                   "--overwrite", *model], capsys)
+  assert message == f"error: [Errno 27] File too large: '{out / 'a.png'}'"
+  message = one_line_user_error(upscale_cli.main, [str(photos / "a.png"), "-o", str(out / "new.png"), *model],
+                                capsys)
+  assert "File too large" in message, message
+  with pytest.raises(SystemExit):  # a folder: each failed image is a warning
+    upscale_cli.main([str(photos), "-o", str(tmp_path / "out2"), *model])
+  assert "File too large" in capsys.readouterr().err
+  assert os.listdir(out) == ["a.png"] and (out / "a.png").read_bytes() == earlier
+  assert os.listdir(tmp_path / "out2") == []
+
+
+def test_a_read_only_output_folder_fails_before_any_work(tmp_path):
+  src = tmp_path / "in"
+  src.mkdir()
+  Image.fromarray(smooth_photo(20, 24)).save(src / "a.png")
+  read_only = tmp_path / "read_only"
+  read_only.mkdir(mode=0o555)
+  for output in (read_only / "out", read_only / "a.png"):  # the folder's and a file's parent
+    # No checkpoint: a run that went on to the model would end in "checkpoint path not found".
+    run = run_where_permissions_hold("upscale.py", src if output.name == "out" else src / "a.png", "-o",
+                                     output, "--scale", "2", "--checkpoint", tmp_path / "none")
+    assert run.returncode == 1 and run.stdout == "", run
+    assert run.stderr.splitlines() == [f"error: cannot write outputs in {read_only}: Permission denied"]

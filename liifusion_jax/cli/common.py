@@ -6,6 +6,7 @@ import contextlib
 import os
 import resource
 import sys
+import tempfile
 
 import jax
 import numpy as np
@@ -91,24 +92,64 @@ def _side(pixels):
 
 
 def input_files(paths):
-  """The real paths (symlinks resolved) of every file named by `paths` or found under them."""
-  found = set()
+  """{(device, inode): real path} of every file named by `paths` or found under them: a file is
+  known by its identity, whatever links name it."""
+  found = {}
   for path in paths:
     if os.path.isdir(path):
-      for root, _, names in os.walk(path, followlinks=True):
-        found.update(os.path.realpath(os.path.join(root, n)) for n in names)
+      files = [os.path.join(root, n) for root, _, names in os.walk(path, followlinks=True) for n in names]
     else:
-      found.add(os.path.realpath(path))
+      files = [path]
+    for file in files:
+      identity = _identity(file)
+      if identity is not None:
+        found[identity] = os.path.realpath(file)
   return found
 
 
-def check_output(path, inputs, overwrite):
-  """Refuses to write `path` where it is one of `inputs` (real paths) or exists without `overwrite`."""
-  if os.path.realpath(path) in inputs:
-    raise UsageError(f"the output {path} is one of the inputs ({os.path.realpath(path)}); choose "
-                     "another output")
-  if os.path.lexists(path) and not overwrite:
-    raise UsageError(f"the output {path} exists already; pass --overwrite to replace it")
+def _identity(path):
+  """(device, inode) of the file at `path` (links followed), or None where there is none."""
+  try:
+    info = os.stat(path)
+  except OSError:
+    return None
+  return info.st_dev, info.st_ino
+
+
+def check_outputs(paths, inputs, overwrite):
+  """Refuses, before any work, to write any of `paths` where it is one of `inputs` (`input_files`:
+  a hard or symbolic link to an input too), a folder, an existing file without `overwrite`, or in a
+  folder where no file can be made (read-only, no permission)."""
+  for path in paths:
+    identity = _identity(path)
+    if identity in inputs:
+      raise UsageError(f"the output {path} is one of the inputs ({inputs[identity]}); choose another "
+                       "output")
+    if os.path.isdir(path):
+      raise UsageError(f"the output {path} is a folder; name a file")
+    if os.path.lexists(path) and not overwrite:
+      raise UsageError(f"the output {path} exists already; pass --overwrite to replace it")
+  for folder in {_nearest_existing(os.path.dirname(os.path.abspath(p))) for p in paths}:
+    _check_can_create_files(folder)
+
+
+def _nearest_existing(folder):
+  """`folder`, or the nearest folder above it that exists (where the missing ones will be made)."""
+  while not os.path.lexists(folder):
+    folder = os.path.dirname(folder)
+  return folder
+
+
+def _check_can_create_files(folder):
+  """Makes (and at once removes) a file in `folder`: the only test that holds for every reason a
+  write can be refused (permissions, a read-only file system, a file where a folder should be)."""
+  try:
+    with tempfile.TemporaryFile(dir=folder):
+      pass
+  except OSError as error:
+    what = "it is not a folder" if os.path.exists(folder) and not os.path.isdir(folder) else (
+        error.strerror or type(error).__name__)
+    raise UsageError(f"cannot write outputs in {folder}: {what}") from None
 
 
 def check_pixels(hw, force):

@@ -22,6 +22,7 @@ from liifusion_jax.checkpoints import PRETRAINED
 from liifusion_jax.cli import common
 from liifusion_jax.cli.common import scale_name
 from liifusion_jax.data.images import save_image
+from liifusion_jax.files import written_whole
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.models.factory import normalise
 from liifusion_jax.evaluation import datasets, paper_tables, protocols
@@ -155,14 +156,12 @@ def _image_path(folder, dataset, scale, index):
 
 
 def _check_outputs(args, data_sets, data_paths):
-  """No output (the JSON report, the saved images) may be an input, nor exist without --overwrite."""
-  inputs = common.input_files(data_paths)
+  """The outputs (the JSON report, the saved images), checked before any work (`check_outputs`)."""
   outputs = [args.json] if args.json else []
   if args.save_images:
     outputs += [_image_path(args.save_images, d, s, i) for d in data_sets for s in args.scales
                 for i in range(len(d))]
-  for path in outputs:
-    common.check_output(path, inputs, args.overwrite)
+  common.check_outputs(outputs, common.input_files(data_paths), args.overwrite)
 
 
 def _round(value, digits=1):
@@ -182,12 +181,8 @@ def _format_row(row):
 
 
 def _write_json(path, report):
-  parent = os.path.dirname(os.path.abspath(path))
-  os.makedirs(parent, exist_ok=True)
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
+  with written_whole(path, "w") as f:
     json.dump(report, f, indent=2)
-  os.replace(tmp, path)
 
 
 def run_table(args):

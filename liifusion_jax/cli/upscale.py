@@ -8,21 +8,18 @@ import re
 import sys
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from liifusion_jax import compilation_cache
 from liifusion_jax.cli import common
 from liifusion_jax.cli.common import UsageError
-from liifusion_jax.data.images import list_images, load_image
+from liifusion_jax.data import images
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.tiled_upscale import WINDOW
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
-from liifusion_jax.resize.matlab_pil import to_uint8
 
 DEFAULT_CHECKPOINT = "pretrained:stage2"
 DEFAULT_TILE = 384  # canvases of 544 pixels a side: ~2.8 GB peak host memory on CPU, whatever the image size
-_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
 
 
 def parse_size(text):
@@ -60,15 +57,9 @@ def parse_args(argv):
   return args
 
 
-def writable_format(path):
-  """The Pillow format that writes files with `path`'s extension, or None."""
-  fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower())
-  return fmt if fmt in Image.SAVE else None
-
-
 def output_name(input_name):
   """The input's file name where Pillow can write its format, else the same name as PNG."""
-  if writable_format(input_name):
+  if images.writable_format(input_name):
     return input_name
   return os.path.splitext(input_name)[0] + ".png"
 
@@ -82,13 +73,6 @@ def output_size(in_hw, scale=None, size=None):
     raise UsageError(f"size {size[1]}x{size[0]} is smaller than the input ({w}x{h}): only upscaling "
                      f"is supported")
   return size
-
-
-def save(path, image01):
-  """Writes [0, 1] RGB as 8 bits in the format of `path`'s extension (one `writable_format` knows)."""
-  fmt = writable_format(path)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  Image.fromarray(to_uint8(image01)).save(path, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
 
 
 def load_upscaler(path, chunk=None, tile=DEFAULT_TILE, precision="float32"):
@@ -115,7 +99,7 @@ def make_upscale(args):
 
 def _read(src, args):
   """The input image and its output size (both checked before any work)."""
-  lr = load_image(src)
+  lr = images.load_image(src)
   out_hw = output_size(lr.shape[:2], args.scale, args.size)
   common.check_pixels(out_hw, args.force)
   return lr, out_hw
@@ -124,16 +108,14 @@ def _read(src, args):
 def _upscale_and_save(upscale, lr, out_hw, src, dst):
   sr = upscale(lr, out_hw)
   common.check_finite(sr, src)
-  save(dst, sr)
+  images.save_image(dst, sr)
 
 
 def _jobs(args):
-  """[(input path, output path)] and whether the input is a folder; every output checked (no input
-  overwritten, symlinks resolved; no existing file replaced without --overwrite)."""
+  """[(input path, output path)] and whether the input is a folder; every output checked before any
+  work (`check_outputs`)."""
   jobs, folder = _planned_jobs(args)
-  inputs = common.input_files([args.input])
-  for _, dst in jobs:
-    common.check_output(dst, inputs, args.overwrite)
+  common.check_outputs([dst for _, dst in jobs], common.input_files([args.input]), args.overwrite)
   return jobs, folder
 
 
@@ -144,15 +126,14 @@ def _planned_jobs(args):
   if os.path.isdir(src):
     if os.path.isfile(dst):
       raise UsageError(f"the input is a folder, so the output must be a folder too, but {dst} is a file")
-    if os.path.realpath(src) == os.path.realpath(dst):
+    if os.path.isdir(dst) and os.path.samefile(src, dst):
       raise UsageError("the output folder is the input folder: the images would be overwritten")
-    return [(p, os.path.join(dst, output_name(os.path.basename(p)))) for p in list_images(src)], True
+    return [(p, os.path.join(dst, output_name(os.path.basename(p)))) for p in images.list_images(src)], True
   if os.path.isdir(dst) or dst.endswith(os.sep):
     dst = os.path.join(dst, output_name(os.path.basename(src)))
   elif not os.path.splitext(dst)[1]:
     dst += os.path.splitext(output_name(os.path.basename(src)))[1]
-  if writable_format(dst) is None:
-    raise UsageError(f"cannot write {dst}: Pillow has no writer for {os.path.splitext(dst)[1]} files")
+  images.check_writable_format(dst)
   return [(src, dst)], False
 
 

@@ -4,9 +4,11 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
+from liifusion_jax.files import written_whole
 from liifusion_jax.resize.matlab_pil import to_uint8
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
 
 # Greyscale modes wider than 8 bits: Pillow reads 16-bit PNGs as I;16 (newer) or I (older, int32).
 _WIDE_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -77,9 +79,26 @@ def list_images(folder):
   return [os.path.join(folder, n) for n in names]
 
 
+def writable_format(path):
+  """The Pillow format that writes files with `path`'s extension, or None."""
+  fmt = Image.registered_extensions().get(os.path.splitext(os.fspath(path))[1].lower())
+  return fmt if fmt in Image.SAVE else None
+
+
+def check_writable_format(path):
+  """The Pillow format of `path`'s extension; ImageError where Pillow cannot write it."""
+  fmt = writable_format(path)
+  if fmt is None:
+    raise ImageError(f"cannot write {os.fspath(path)}: Pillow has no writer for "
+                     f"{os.path.splitext(os.fspath(path))[1] or 'extensionless'} files")
+  return fmt
+
+
 def save_image(path, array01):
-  """Writes an HWC (or HW) [0, 1] float image, rounded to 8 bits; creates the parent folder."""
-  parent = os.path.dirname(os.fspath(path))
-  if parent:
-    os.makedirs(parent, exist_ok=True)
-  Image.fromarray(to_uint8(array01)).save(path)
+  """Writes an HWC (or HW) [0, 1] float image, rounded to 8 bits, in the format of `path`'s extension
+  (JPEG and WebP at quality 95); creates the parent folder. Written whole, then renamed into place:
+  a failed write (a full disk) leaves the earlier file, or none."""
+  fmt = check_writable_format(path)
+  image = Image.fromarray(to_uint8(array01))
+  with written_whole(path) as file:
+    image.save(file, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))

@@ -12,7 +12,7 @@ import sys
 
 import jax
 
-from liifusion_jax.cli.common import check_output, quiet_logs, user_errors
+from liifusion_jax.cli.common import check_outputs, quiet_logs, user_errors
 from liifusion_jax.checkpoints import load_params, locate, save_inference_file
 from liifusion_jax.train.metrics_log import read_rows
 
@@ -70,7 +70,7 @@ def main(argv=None):
   if not args.out.endswith(".npz"):
     parser.error("the inference file must end in .npz")
   with user_errors():
-    check_output(args.out, set(), args.overwrite)
+    check_outputs([args.out], {}, args.overwrite)
     _, step = locate(args.run)
     params, meta = load_params(args.run)
     config = meta.get("config", {})

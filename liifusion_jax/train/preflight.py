@@ -8,13 +8,15 @@ from liifusion_jax.config import ConfigError
 from liifusion_jax.data import images
 from liifusion_jax.evaluation import metrics, protocols
 from liifusion_jax.losses import perceptual, reconstruction
-from liifusion_jax.models.factory import PRECISIONS
+from liifusion_jax.models.factory import MODELS, PRECISIONS
 
 # Keys that count things: 0 or less means nothing sensible (keep_checkpoints=0 would delete them all).
 POSITIVE = ("batch_size", "epochs", "save_every_epochs", "val_every_epochs", "log_every_steps",
             "keep_checkpoints", "eval_chunk", "data.patch", "data.sample_q", "data.repeat", "data.bucket")
 # Keys where 0 means "all" or "none".
 NON_NEGATIVE = ("steps_per_epoch", "val_crop", "data.first_k", "data.val_first_k", "data.num_workers")
+# Learning rates and their decay factor: a negative rate climbs the loss (0 freezes the parameters).
+RATES = ("optim.lr", "optim.d_lr", "optim.gamma")
 
 
 def _get(config, key):
@@ -25,7 +27,16 @@ def _get(config, key):
 
 
 def check_config(config):
-  """Counts positive, scales >= 1, known precision and loss kinds."""
+  """Known stage, counts positive, learning rates and loss weights >= 0 (0: frozen, the term off),
+  scales >= 1, known precision and loss kinds."""
+  if config.stage not in MODELS:
+    raise ConfigError(f"unknown stage {config.stage!r}; known stages: {', '.join(MODELS)}")
+  for key in RATES:
+    if key.split(".")[1] in config.optim and not 0 <= _get(config, key) < math.inf:
+      raise ConfigError(f"{key} must be >= 0 (0 freezes the parameters), got {_get(config, key)}")
+  for name, weight in config.get("loss_weights", {}).items():
+    if not 0 <= weight < math.inf:
+      raise ConfigError(f"loss_weights.{name} must be >= 0 (0 turns the term off), got {weight}")
   for key in POSITIVE:
     if not _get(config, key) >= 1:
       raise ConfigError(f"{key} must be >= 1, got {_get(config, key)}")

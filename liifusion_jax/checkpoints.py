@@ -211,7 +211,7 @@ def _unflatten(flat):
   return tree
 
 
-def check_finite(arrays, where, advice):
+def check_params_finite(arrays, where, advice):
   """Refuses model parameters ({name: array}) holding NaN or inf, naming the first such array: one
   broken weight makes a wrong image (NaN in the encoder: a flat grey one), not always a NaN one."""
   for name, array in arrays.items():
@@ -226,7 +226,7 @@ def save_inference_file(path, params, meta, dtype=np.float16):
   params = {k: v for k, v in params.items() if k not in TRAINING_ONLY[meta["stage"]]}
   with np.errstate(over="ignore"):  # checked below, in one line
     arrays = {k: v.astype(dtype) for k, v in _flatten(params, "params").items()}
-  check_finite(arrays, f"{path} (as {np.dtype(dtype).name})", "export it with --dtype float32")
+  check_params_finite(arrays, f"{path} (as {np.dtype(dtype).name})", "export it with --dtype float32")
   with written_whole(path) as file:
     np.savez_compressed(file, **arrays, **{"meta.json": np.array(json.dumps(meta))})
 
@@ -243,7 +243,7 @@ def load_inference_file(spec):
       arrays = {k: data[k].astype(np.float32) for k in data.files if k != "meta.json"}
   except (OSError, ValueError, KeyError) as error:
     raise CheckpointError(f"{spec}: not a readable inference file ({error})") from None
-  check_finite(arrays, spec, "the model is broken (a diverged run?): use another one")
+  check_params_finite(arrays, spec, "the model is broken (a diverged run?): use another one")
   return _unflatten(arrays), meta
 
 
@@ -281,7 +281,10 @@ def _load_params(directory, step, expected_stage):
   target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=local), saved)
   state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
   manager.close()
-  return jax.tree.map(jax.device_get, state["params"]), meta
+  params = jax.tree.map(jax.device_get, state["params"])
+  check_params_finite(_flatten(params, "params"), directory / str(step),
+                      "the model is broken (a diverged run?): use another step")
+  return params, meta
 
 
 def save_params(directory, params, meta, step=0):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from liifusion_jax import checkpoints
-from liifusion_jax.checkpoints import CheckpointError, load_inference_file, load_params, save_inference_file
+from liifusion_jax.checkpoints import (CheckpointError, load_inference_file, load_params, save_inference_file,
+                                      save_params)
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.pretrained import export
 from cli_helpers import exit_status
@@ -158,3 +159,12 @@ def test_export_refuses_values_past_float16(tmp_path):
   save_inference_file(tmp_path / "m.npz", params, meta, dtype=np.float32)
   np.testing.assert_array_equal(load_params(tmp_path / "m.npz")[0]["decoder"]["out"]["bias"],
                                 params["decoder"]["out"]["bias"])
+
+
+def test_every_array_of_a_run_checkpoint_is_checked_on_load(tmp_path):
+  params = jax.tree.map(np.copy, random_params("stage1"))
+  params["encoder"][sorted(params["encoder"])[0]]["kernel"][0, 0, 0, 0] = np.nan
+  save_params(tmp_path / "run", params, {"stage": "stage1", "config": {}})
+  with pytest.raises(CheckpointError, match=r"checkpoints/0: params/encoder/.*/kernel holds NaN or inf "
+                                            r"\(1 of \d+ values\); the model is broken"):
+    load_params(tmp_path / "run")

@@ -161,7 +161,7 @@ def check_pixels(hw, force):
                      "make it anyway")
 
 
-def check_finite(image, name):
+def check_image_finite(image, name):
   """Refuses a model output holding NaN or inf (the parameters of a diverged training run)."""
   if not np.isfinite(image).all():
     raise UsageError(f"the model's output for {name} holds NaN or inf: the checkpoint's parameters "

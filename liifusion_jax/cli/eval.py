@@ -128,7 +128,7 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
     start = time.perf_counter()
     sr = upscale(lr, hr, args.seed + i)
     seconds.append(time.perf_counter() - start)
-    common.check_finite(sr, f"{dataset.name}/{dataset.names[i]}")
+    common.check_image_finite(sr, f"{dataset.name}/{dataset.names[i]}")
     psnrs.append(protocols.score(sr, hr, scale, args.protocol))
     if lpips_fn is not None:
       lpipses.append(lpips_fn(sr, hr))

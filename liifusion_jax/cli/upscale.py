@@ -107,7 +107,7 @@ def _read(src, args):
 
 def _upscale_and_save(upscale, lr, out_hw, src, dst):
   sr = upscale(lr, out_hw)
-  common.check_finite(sr, src)
+  common.check_image_finite(sr, src)
   images.save_image(dst, sr)
 
 

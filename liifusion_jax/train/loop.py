@@ -169,7 +169,7 @@ def _all_finite(tree):
   return jnp.stack([jnp.isfinite(x).all() for x in leaves if jnp.issubdtype(x.dtype, jnp.inexact)]).all()
 
 
-def check_finite(pending, state, last_saved):
+def check_training_finite(pending, state, last_saved):
   """Raises TrainingError at the first non-finite loss of `pending` [(step, metrics)], or where the
   state holds NaN/inf: a diverged run stops before it logs, saves or validates anything."""
   kept = f"the checkpoints up to step {last_saved}" if last_saved else "the workdir"
@@ -270,7 +270,7 @@ def _run(config, task, state, state_sharding, start, total_steps, steps_per_epoc
       save_now = done % save_every == 0 or done == total_steps or stopping
       val_now = done % val_every == 0 or done == total_steps
       if log_now or save_now or val_now:
-        check_finite(pending, state, last_saved)
+        check_training_finite(pending, state, last_saved)
         pending = []
       if log_now:
         means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in metrics}

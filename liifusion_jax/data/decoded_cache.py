@@ -139,6 +139,7 @@ def _write(path, paths, key):
       f.write(index + _TRAILER.pack(len(index), _MAGIC))
       f.flush()
       os.fsync(f.fileno())
+      os.fchmod(f.fileno(), 0o644)  # mkstemp's 0600 would keep a shared cache folder's other users out
     os.replace(tmp, path)
   except BaseException:
     os.unlink(tmp)

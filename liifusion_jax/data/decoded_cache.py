@@ -87,8 +87,9 @@ class DecodedImages:
     return {"path": self.path, "entries": self.entries, "_map": None}  # workers map the file themselves
 
 
-def _read_index(path, key):
-  """The entries of the complete cache file at `path`, or None (absent, or truncated or corrupt: logged)."""
+def _read_index(path, key, warn=True):
+  """The entries of the complete cache file at `path`, or None (absent, or truncated or corrupt: logged
+  where `warn`)."""
   try:
     with open(path, "rb") as f:
       size = os.fstat(f.fileno()).st_size
@@ -107,7 +108,8 @@ def _read_index(path, key):
   except FileNotFoundError:
     return None
   except (OSError, ValueError, KeyError, TypeError) as e:
-    log.warning("decoded image cache %s is unusable (%s); decoding again", path, e)
+    if warn:
+      log.warning("decoded image cache %s is unusable (%s); decoding again", path, e)
     return None
 
 
@@ -158,7 +160,7 @@ def decoded_images(paths, cache_dir, name):
   os.makedirs(cache_dir, exist_ok=True)
   key = _file_key(paths)
   path = os.path.join(cache_dir, f"{name}-{key}.decoded")
-  entries = _read_index(path, key)
+  entries = _read_index(path, key, warn=False)  # said once, below, by the process that decodes
   if entries is None:
     with open(os.path.join(cache_dir, f"{name}.lock"), "a") as lock:
       fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed

@@ -178,3 +178,12 @@ def test_too_little_disk_space_is_one_line(tmp_path, monkeypatch):
     ImageFolder(tmp_path / "hr", cache_dir=tmp_path / "cache")
   assert "\n" not in str(info.value)
   assert _cache_files(tmp_path / "cache") == []
+
+
+def test_unreadable_image_fails_naming_it_and_leaves_no_cache(tmp_path):
+  random_png_folder(tmp_path / "hr", [(20, 30), (25, 21)])
+  data = (tmp_path / "hr" / "1.png").read_bytes()
+  (tmp_path / "hr" / "1.png").write_bytes(data[:-40])  # the header reads, the pixels do not
+  with pytest.raises(images.ImageError, match="1.png"):
+    ImageFolder(tmp_path / "hr", cache_dir=tmp_path / "cache")
+  assert _cache_files(tmp_path / "cache") == []

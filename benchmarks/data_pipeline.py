@@ -51,7 +51,8 @@ def main():
   parser.add_argument("--num-workers", type=int, nargs="+", default=[0, 2])
   parser.add_argument("--batches", type=int, default=40, help="batches timed after the first")
   parser.add_argument("--train-dir", default="", help="image folder(s), comma-separated (data.train_dir)")
-  parser.add_argument("--cache-dir", default="", help="data.cache_dir (default ~/.cache/liifusion_jax/decoded)")
+  parser.add_argument("--cache-dir", default="",
+                      help="data.cache_dir (default ~/.cache/liifusion_jax/decoded)")
   parser.add_argument("--no-cache", action="store_true", help="decode the files on each access")
   args = parser.parse_args()
 

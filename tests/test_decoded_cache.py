@@ -69,14 +69,15 @@ def test_worker_batches_equal_in_memory_batches(tmp_path):
       np.testing.assert_array_equal(a[k], b[k])
 
 
-def test_restart_maps_the_file_without_decoding(tmp_path, counted_reads):
+def test_restart_maps_the_file_without_decoding(tmp_path, counted_reads, capsys):
   arrays = random_png_folder(tmp_path / "hr", [(20, 30), (25, 21)])
   ImageFolder(tmp_path / "hr", cache_dir=tmp_path / "cache")
   assert sorted(counted_reads) == ["0.png", "1.png"]
+  assert capsys.readouterr().out.startswith("note: decoding 2 images of ")
   counted_reads.clear()
   again = ImageFolder(tmp_path / "hr", cache_dir=tmp_path / "cache")
   np.testing.assert_array_equal(again[1], arrays[1])
-  assert counted_reads == []
+  assert counted_reads == [] and capsys.readouterr().out == ""
 
 
 def test_changed_added_or_removed_image_decodes_again(tmp_path, counted_reads):

@@ -166,7 +166,8 @@ def decoded_images(paths, cache_dir, name):
       fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed
       entries = _read_index(path, key)  # another process may have built it while this one waited
       if entries is None:
-        log.warning("decoding %d images into %s (once; later runs map it)", len(paths), path)
+        print(f"note: decoding {len(paths)} images of {os.path.dirname(paths[0])} once into {path}; "
+              "later runs map that file")
         _write(path, paths, key)
         entries = _read_index(path, key)
         for stale in glob.glob(os.path.join(glob.escape(cache_dir), f"{glob.escape(name)}-*")):

@@ -146,8 +146,10 @@ def test_train_dir_errors_name_the_folder(tmp_path, capsys):
     apply_overrides(config, [f"data.train_dir={tmp_path / 'a'},,{tmp_path / 'a'}"])
     loop._train_source(config.data)
   with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'empty'} holds no images"):
-    apply_overrides(config, [f"data.train_dir={tmp_path / 'a'},{tmp_path / 'empty'}"])
+    apply_overrides(config, [f"data.train_dir={tmp_path / 'a'},{tmp_path / 'empty'}",
+                             f"data.cache_dir={tmp_path / 'cache'}"])
     loop._train_source(config.data)
+  assert not (tmp_path / "cache").exists()  # checked before decoding the folders before it
   line = one_line_user_error(train_cli.main, [
       "--config", f"{REPO}/configs/stage1.py", "--workdir", str(tmp_path / "run"),
       f"--config.data.train_dir={tmp_path / 'a'},{tmp_path / 'missing'}"], capsys)

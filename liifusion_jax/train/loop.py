@@ -47,8 +47,10 @@ def _train_source(data):
   if not data.train_dir:
     return defaults.train_source(repeat=data.repeat)
   cache_dir = (data.cache_dir or decoded_cache.DEFAULT_DIR) if data.cache else None
-  folders = [ImageFolder(folder, first_k=data.first_k or None, cache_dir=cache_dir)
-             for folder in split_folders(data.train_dir)]
+  names = split_folders(data.train_dir)
+  for name in names:  # a missing or empty folder fails now, not after decoding the ones before it
+    images.list_images(name)
+  folders = [ImageFolder(name, first_k=data.first_k or None, cache_dir=cache_dir) for name in names]
   return ConcatSource(folders + [defaults.train_source()] if data.builtin_photos else folders,
                       repeat=data.repeat)
 

@@ -19,13 +19,16 @@ def get_config(arg=None):
   c.precision = "float32"
 
   c.data = ml_collections.ConfigDict()
-  c.data.train_dir = ""          # empty: scikit-image's bundled colour photographs
+  # A folder of HR images, or several separated by commas (DF2K: "DIV2K_train_HR,Flickr2K_HR");
+  # empty: scikit-image's bundled colour photographs.
+  c.data.train_dir = ""
   c.data.builtin_photos = False  # True: those photographs as well as train_dir's images
   c.data.val_dir = ""            # empty: a held-out scikit-image photograph
   c.data.repeat = 20             # DIV2K's 800 images x 20 = one epoch, as the reference
   c.data.first_k = 0             # 0: every image
   c.data.val_first_k = 10
-  c.data.cache = True
+  c.data.cache = True            # decode train_dir once into a file that every data worker maps
+  c.data.cache_dir = ""          # where those files go; empty: ~/.cache/liifusion_jax/decoded
   c.data.patch = 48              # LR patch side
   c.data.scale_min = 1.0
   c.data.scale_max = 4.0

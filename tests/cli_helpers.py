@@ -22,6 +22,16 @@ def smooth_photo(h, w, seed=0):
   return np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC))
 
 
+def random_png_folder(path, shapes, seed=0):
+  """Random 8-bit RGB PNGs 0.png, 1.png, ... of the given (H, W) in a new folder; returns the arrays."""
+  rng = np.random.default_rng(seed)
+  path.mkdir()
+  arrays = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
+  for i, a in enumerate(arrays):
+    Image.fromarray(a).save(path / f"{i}.png")
+  return arrays
+
+
 def exit_status(main, argv):
   """The exit status of `main(argv)`: what it returns, or the code of the SystemExit it raises."""
   try:

@@ -6,6 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli_helpers import one_line_user_error, random_png_folder
+from conftest import REPO
+from liifusion_jax.cli import train as train_cli
+from liifusion_jax.config import ConfigError, apply_overrides, load_config
 from liifusion_jax.coords import make_coord
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ArraySource, ImageFolder
@@ -14,6 +18,7 @@ from liifusion_jax.data.sampler import check_sampler_args, make_batch
 from liifusion_jax.models.stage1 import padded_prior_input
 from liifusion_jax.resize.matlab_pil import resize_pil_bicubic
 from liifusion_jax.resize.torch_bicubic import bicubic_matrix, resize_bicubic_torch
+from liifusion_jax.train import loop
 from cli_helpers import full_disk
 
 SMALL = dict(patch=8, sample_q=40, scale_min=1, scale_max=4, bucket=16)
@@ -115,14 +120,56 @@ def test_image_folder_first_k_repeat_cache(tmp_path):
   arrays = [rng.integers(0, 256, (10 + i, 12, 3), dtype=np.uint8) for i in range(3)]
   for i, a in enumerate(arrays):
     Image.fromarray(a).save(tmp_path / f"{i}.png")
-  for cache in (False, True):
-    src = ImageFolder(tmp_path, first_k=2, repeat=3, cache=cache)
+  for cache in (None, tmp_path / "cache"):
+    src = ImageFolder(tmp_path, first_k=2, repeat=3, cache_dir=cache)
     assert len(src) == 6
     for i in range(6):
       np.testing.assert_array_equal(src[i], arrays[i % 2])
       assert src.hw(i) == arrays[i % 2].shape[:2]
     with pytest.raises(IndexError):
       src[6]
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_train_dir_of_several_folders_repeat_per_epoch(tmp_path, cache):
+  div2k = random_png_folder(tmp_path / "DIV2K", [(20, 21), (22, 23)], seed=0)
+  flickr = random_png_folder(tmp_path / "Flickr2K", [(24, 25)], seed=1)
+  config = load_config(f"{REPO}/configs/stage1.py")
+  # As `--config.data.train_dir=A,B` on the command line.
+  apply_overrides(config, [f"data.train_dir={tmp_path / 'DIV2K'},{tmp_path / 'Flickr2K'}",
+                           "data.repeat=2", f"data.cache={cache}", f"data.cache_dir={tmp_path / 'c'}"])
+  src = loop._train_source(config.data)
+  want = div2k + flickr
+  assert len(src) == 6
+  for i in range(6):
+    np.testing.assert_array_equal(src[i], want[i % 3])
+  # One epoch (len(src) samples) shows every image of every folder `repeat` times.
+  epoch = BatchAtStep(src, seed=0, batch_size=3).image_indices
+  seen = np.concatenate([epoch(0), epoch(1)]) % 3
+  assert sorted(seen) == [0, 0, 1, 1, 2, 2]
+
+  apply_overrides(config, ["data.first_k=1", "data.builtin_photos=True"])  # first_k of each folder
+  src = loop._train_source(config.data)
+  assert len(src) == 2 * (2 + len(defaults.TRAIN_PHOTOS))
+  np.testing.assert_array_equal(src[1], flickr[0])
+
+
+def test_train_dir_errors_name_the_folder(tmp_path, capsys):
+  random_png_folder(tmp_path / "a", [(20, 21)], seed=0)
+  (tmp_path / "empty").mkdir()
+  config = load_config(f"{REPO}/configs/stage1.py")
+  with pytest.raises(ConfigError, match="empty folder name"):
+    apply_overrides(config, [f"data.train_dir={tmp_path / 'a'},,{tmp_path / 'a'}"])
+    loop._train_source(config.data)
+  with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'empty'} holds no images"):
+    apply_overrides(config, [f"data.train_dir={tmp_path / 'a'},{tmp_path / 'empty'}",
+                             f"data.cache_dir={tmp_path / 'cache'}"])
+    loop._train_source(config.data)
+  assert not (tmp_path / "cache").exists()  # checked before decoding the folders before it
+  line = one_line_user_error(train_cli.main, [
+      "--config", f"{REPO}/configs/stage1.py", "--workdir", str(tmp_path / "run"),
+      f"--config.data.train_dir={tmp_path / 'a'},{tmp_path / 'missing'}"], capsys)
+  assert line.startswith("error: ") and f"{tmp_path / 'missing'} does not exist" in line
 
 
 # ---------------------------------------------------------------------------- sampler

@@ -52,6 +52,11 @@ def test_export_cli_records_provenance(tmp_path, capsys):
   assert load_params(out)[1] == meta
 
 
+def test_provenance_names_every_training_folder():
+  data = {"train_dir": "/d/DIV2K_train_HR,/d/Flickr2K_HR", "builtin_photos": True}
+  assert export.training_data(data) == "DIV2K_train_HR + Flickr2K_HR + scikit-image's built-in photographs"
+
+
 @pytest.mark.parametrize("name", checkpoints.PRETRAINED_NAMES)
 def test_bundled_models_load_by_name(name):
   params, meta = load_params(checkpoints.PRETRAINED + name, expected_stage=name)

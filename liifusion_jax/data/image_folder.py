@@ -5,11 +5,13 @@ memory of float32), float32 in [0, 1] for 16-bit ones; `images.as_float01` turns
 Every source also answers `hw(i)`, the (H, W) of item i, without decoding it, so the sampler can pick
 images big enough for a crop.
 """
+import hashlib
 import os
 
 import numpy as np
 
-from liifusion_jax.data import images
+from liifusion_jax.config import ConfigError
+from liifusion_jax.data import decoded_cache, images
 
 
 class _Source:
@@ -41,28 +43,44 @@ class ImageFolder(_Source):
   """The image files of a folder in name order, like the reference's `image-folder` dataset.
 
   first_k: keep the first k files. repeat: the source lists every file `repeat` times (one epoch of the
-  reference is one pass over it). cache: decode every file once at construction and keep the arrays in
-  memory (the reference's `in_memory`); otherwise files are decoded on each access.
+  reference is one pass over it). cache_dir: decode every file once into a cache file in that folder,
+  memory-mapped by every process that reads it (`decoded_cache`; the reference's `in_memory`, one copy
+  for all grain workers); None decodes the files on each access.
   """
 
-  def __init__(self, root, first_k=None, repeat=1, cache=False):
+  def __init__(self, root, first_k=None, repeat=1, cache_dir=None):
     paths = images.list_images(root)
     if first_k is not None:
       paths = paths[:first_k]
     super().__init__(len(paths), repeat)
     self.paths = paths
-    self._arrays = [images.read_image(p) for p in paths] if cache else None
-    if cache:
-      self._sizes = [a.shape[:2] for a in self._arrays]
-    else:
+    if cache_dir is None:
+      self._decoded = None
       self._sizes = [images.image_size(p) for p in paths]
+    else:
+      self._decoded = decoded_cache.decoded_images(paths, cache_dir, _cache_name(root, first_k))
+      self._sizes = [self._decoded.hw(i) for i in range(len(paths))]
 
   def _get(self, i):
-    return self._arrays[i] if self._arrays is not None else images.read_image(self.paths[i])
+    return self._decoded[i] if self._decoded is not None else images.read_image(self.paths[i])
 
   def __repr__(self):
     root = os.path.dirname(self.paths[0])
     return f"ImageFolder({root!r}, {self._count} images, repeat={self._repeat})"
+
+
+def _cache_name(root, first_k):
+  """A folder's name in the cache folder: readable, and distinct for each folder and first_k."""
+  root = os.path.realpath(root)
+  return f"{os.path.basename(root)}-{hashlib.sha256(f'{root}|{first_k}'.encode()).hexdigest()[:8]}"
+
+
+def split_folders(spec):
+  """The folders of a `data.train_dir` value: one folder, or several separated by commas."""
+  folders = [folder.strip() for folder in spec.split(",")]
+  if not all(folders):
+    raise ConfigError(f"data.train_dir {spec!r} has an empty folder name (folders are separated by commas)")
+  return folders
 
 
 class ArraySource(_Source):

@@ -14,6 +14,7 @@ import jax
 
 from liifusion_jax.cli.common import check_outputs, quiet_logs, user_errors
 from liifusion_jax.checkpoints import load_params, locate, save_inference_file
+from liifusion_jax.data.image_folder import split_folders
 from liifusion_jax.train.metrics_log import read_rows
 
 
@@ -31,7 +32,8 @@ def step_seconds(metrics_path):
 
 def training_data(data):
   """A description of the images a run trained on."""
-  parts = [pathlib.Path(data["train_dir"]).name] if data.get("train_dir") else []
+  folders = split_folders(data["train_dir"]) if data.get("train_dir") else []
+  parts = [pathlib.Path(folder).name for folder in folders]
   if data.get("builtin_photos") or not parts:
     parts.append("scikit-image's built-in photographs")
   return " + ".join(parts)

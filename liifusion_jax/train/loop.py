@@ -23,8 +23,8 @@ from tqdm import tqdm
 from liifusion_jax import sharding
 from liifusion_jax.checkpoints import CheckpointError, RunCheckpoints
 from liifusion_jax.config import differences
-from liifusion_jax.data import defaults, images
-from liifusion_jax.data.image_folder import ConcatSource, ImageFolder
+from liifusion_jax.data import decoded_cache, defaults, images
+from liifusion_jax.data.image_folder import ConcatSource, ImageFolder, split_folders
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.upscaler import Upscaler
@@ -43,11 +43,16 @@ RESUME_KEYS = ("stage", "loss", "model.")
 
 
 def _train_source(data):
-  """The training images: `train_dir` (and the built-in photographs where asked), or the built-in ones."""
+  """The training images: the folders of `train_dir` (comma-separated; `first_k` of each) and the
+  built-in photographs where asked, or the built-in ones; an epoch lists every image `repeat` times."""
   if not data.train_dir:
     return defaults.train_source(repeat=data.repeat)
-  folder = ImageFolder(data.train_dir, first_k=data.first_k or None, cache=data.cache)
-  return ConcatSource([folder, defaults.train_source()] if data.builtin_photos else [folder],
+  cache_dir = (data.cache_dir or decoded_cache.DEFAULT_DIR) if data.cache else None
+  names = split_folders(data.train_dir)
+  for name in names:  # a missing or empty folder fails now, not after decoding the ones before it
+    images.list_images(name)
+  folders = [ImageFolder(name, first_k=data.first_k or None, cache_dir=cache_dir) for name in names]
+  return ConcatSource(folders + [defaults.train_source()] if data.builtin_photos else folders,
                       repeat=data.repeat)
 
 

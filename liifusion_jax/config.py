@@ -10,12 +10,33 @@ class ConfigError(ValueError):
   """A config file or override that cannot be used."""
 
 
-def load_config(spec, lock=True):
-  """Runs `get_config(arg)` of a config file given as `PATH` or `PATH:ARG`."""
-  path, _, arg = str(spec).partition(":")
+# The configs/ folder: shipped in the wheel as liifusion_jax/configs (setup.py), beside the package in
+# a checkout.
+_PACKAGE = pathlib.Path(__file__).resolve().parent
+BUNDLED_CONFIGS = _PACKAGE / "configs" if (_PACKAGE / "configs").is_dir() else _PACKAGE.parent / "configs"
+
+
+def bundled_config_names():
+  """The names (file stems) of the bundled configs: stage1, stage2, ..."""
+  return sorted(p.stem for p in BUNDLED_CONFIGS.glob("*.py") if not p.name.startswith("_"))
+
+
+def config_file(path):
+  """A config file: `path` itself, or for a bare name such as `stage1` the bundled configs/stage1.py."""
   file = pathlib.Path(path)
-  if not file.is_file():
-    raise ConfigError(f"config file not found: {path}")
+  if file.is_file():
+    return file
+  if path and file.name == path and not file.suffix and (BUNDLED_CONFIGS / f"{path}.py").is_file():
+    return BUNDLED_CONFIGS / f"{path}.py"
+  raise ConfigError(f"config file not found: {path} (or a bundled config: "
+                    f"{', '.join(bundled_config_names())})")
+
+
+def load_config(spec, lock=True):
+  """Runs `get_config(arg)` of a config given as `PATH`, `PATH:ARG`, `NAME` or `NAME:ARG`, where
+  NAME is a bundled config (`stage1:quick`, see `config_file`)."""
+  path, _, arg = str(spec).partition(":")
+  file = config_file(path)
   module_spec = importlib.util.spec_from_file_location(f"_config_{file.stem}", file)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)

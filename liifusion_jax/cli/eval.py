@@ -37,7 +37,7 @@ _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped",
 
 def parse_args(argv):
   parser = common.ArgumentParser(
-      prog="eval.py", description="Evaluate a LIIFusion checkpoint (or bicubic) at arbitrary scales.")
+      description="Evaluate a LIIFusion checkpoint (or bicubic) at arbitrary scales.")
   parser.add_argument("--checkpoint",
                       help="a run folder, its checkpoints/ folder, one step folder, an inference file "
                            "(.npz) or a bundled model: pretrained:stage1, pretrained:stage2 (default; "

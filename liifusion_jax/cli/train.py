@@ -5,7 +5,7 @@ import pathlib
 import sys
 
 from liifusion_jax.cli.common import user_errors
-from liifusion_jax.config import apply_overrides, load_config
+from liifusion_jax.config import apply_overrides, bundled_config_names, load_config
 
 # What Ctrl-C prints (and exits 130): the run resumes from its last checkpoint.
 INTERRUPTED = "interrupted: the last saved checkpoint stays; run the same command to resume"
@@ -15,7 +15,9 @@ def parse_args(argv):
   parser = argparse.ArgumentParser(
       description="Train LIIFusion (stage 1 or 2, as the config says).",
       epilog="Any config value can be set with --config.KEY=VALUE, e.g. --config.optim.lr=2e-4.")
-  parser.add_argument("--config", required=True, help="config file, PATH or PATH:VARIANT (e.g. :quick)")
+  parser.add_argument("--config", required=True,
+                      help="config file, PATH or PATH:VARIANT (e.g. configs/stage1.py:quick), or a "
+                           f"bundled one by name: {', '.join(bundled_config_names())} (e.g. stage1:quick)")
   parser.add_argument("--workdir", help="run folder: checkpoints, logs, samples; training resumes from "
                       "a checkpoint found there (default: runs/<config name>, e.g. runs/stage1_quick)")
   args, rest = parser.parse_known_args(argv)
@@ -59,8 +61,8 @@ def _quiet_orbax_echoes():
   sys.unraisablehook = hook
 
 
-def main(argv):
-  args, overrides = parse_args(argv)
+def main(argv=None):
+  args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
   if args.workdir is None:
     args.workdir = default_workdir(args.config)
     print(f"workdir: {args.workdir}")

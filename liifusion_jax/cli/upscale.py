@@ -32,8 +32,7 @@ def parse_size(text):
 
 def parse_args(argv):
   parser = common.ArgumentParser(
-      prog="upscale.py", description="Upscale images with a stage-2 LIIFusion model (default: the "
-      "bundled one).")
+      description="Upscale images with a stage-2 LIIFusion model (default: the bundled one).")
   parser.add_argument("input", help="an image file, or a folder of images")
   parser.add_argument("-o", "--output", required=True,
                       help="output file (its extension picks the format) or folder")

@@ -81,8 +81,9 @@ def main(argv=None):
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("reference", help="reference checkpoint (.pth) or state_dict (.npz)")
   parser.add_argument("out_dir", help="folder for the orbax checkpoint (must not hold one already)")
-  parser.add_argument("--config", default="configs/stage2.py",
-                      help="the stage-2 config a converted training state is continued with")
+  parser.add_argument("--config", default="stage2",
+                      help="the stage-2 config a converted training state is continued with: a file or a "
+                           "bundled name (default stage2)")
   args = parser.parse_args(argv)
   out = pathlib.Path(args.out_dir)
   try:

@@ -7,6 +7,7 @@ Table 7 ablation ("QKV prior"): p also feeds the keys and values, i.e. shifted-w
 on the prior-injected map. Every module takes `dtype`, the compute dtype (params stay float32); the
 layer norms' statistics and the attention's softmax are float32 whatever it is.
 """
+from functools import partial
 from typing import Any
 
 import flax.linen as nn
@@ -80,6 +81,19 @@ def shifted_windows(x, window, frame=None):
   return (lambda t: gather(t, frame["roll"])), _region_mask(ids), (lambda t: gather(t, frame["unroll"]))
 
 
+def window_attention(q, k, v, bias, dtype):
+  """One head in one window: softmax(q k^T / sqrt(d) + bias) v for q, k, v (N, d), bias (N, N).
+
+  The scale goes on q (exact for d = 16, a power of 4) and the softmax's normalisation is applied
+  after the product with v (on N x d values instead of N x N): equal up to float rounding. The
+  logits and the softmax are float32 whatever `dtype` is.
+  """
+  logits = jnp.einsum("id,jd->ij", q * q.shape[-1] ** -0.5, k).astype(jnp.float32) + bias
+  weights = jnp.exp(logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True)))
+  total = jnp.sum(weights, axis=-1, keepdims=True)
+  return jnp.einsum("ij,jd->id", weights.astype(dtype), v) / total.astype(dtype)
+
+
 class WindowAttention(nn.Module):
   """Multi-head attention inside 8x8 windows with a learned relative position bias."""
   dim: int = 64
@@ -91,9 +105,7 @@ class WindowAttention(nn.Module):
   def __call__(self, query_in, kv_in, mask=None):
     """query_in, kv_in: (B, nW, N, C) windows; mask: (nW, N, N) additive, or None.
 
-    softmax(q k^T / sqrt(d) + bias + mask) v, computed with the scale on q (exact for d = 16, a power
-    of 4), bias and mask added to the logits in one pass, and the softmax's normalisation applied
-    after the product with v (on N x d values instead of N x N): equal up to float rounding.
+    `window_attention` vmapped over heads, windows and the batch; the projections are per token.
     """
     b, nw, n, c = kv_in.shape
     hd = c // self.heads
@@ -105,10 +117,10 @@ class WindowAttention(nn.Module):
     bias = table[relative_position_index(self.window)].transpose(2, 0, 1)  # (heads, N, N)
     if mask is not None:
       bias = bias + mask[:, None]  # (nW, heads, N, N)
-    logits = jnp.einsum("bwihd,bwjhd->bwhij", q * hd ** -0.5, k).astype(jnp.float32) + bias
-    weights = jnp.exp(logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True)))
-    total = jnp.sum(weights, axis=-1).transpose(0, 1, 3, 2)[..., None]  # (B, nW, N, heads, 1)
-    out = jnp.einsum("bwhij,bwjhd->bwihd", weights.astype(self.dtype), v) / total.astype(self.dtype)
+    attend = partial(window_attention, dtype=self.dtype)
+    over_heads = jax.vmap(attend, in_axes=(1, 1, 1, 0), out_axes=1)  # (N, heads, d)
+    over_windows = jax.vmap(over_heads, in_axes=(0, 0, 0, None if mask is None else 0))
+    out = jax.vmap(over_windows, in_axes=(0, 0, 0, None))(q, k, v, bias)  # (B, nW, N, heads, d)
     return Dense(c, dtype=self.dtype, name="proj")(out.reshape(b, nw, n, c))
 
 

@@ -1,5 +1,8 @@
 import logging
 import os
+import pathlib
+import signal
+import time
 
 import jax
 import numpy as np
@@ -356,13 +359,41 @@ def test_each_epoch_visits_every_image_once():
   assert not np.array_equal(order[:12], order[12:])
 
 
-def test_pipeline_multiprocess_matches_threads():
+def _ignored_signals(pid):
+  mask = next(int(line.split()[1], 16) for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines()
+              if line.startswith("SigIgn:"))
+  return {signum for signum in (signal.SIGINT, signal.SIGTERM) if mask >> (signum - 1) & 1}
+
+
+def _grain_workers(count, timeout=120):
+  """The pids of this process's `count` worker processes (grain starts them from a thread, so they
+  are the children of any of its threads), once each has started and set its signal dispositions."""
+  deadline = time.monotonic() + timeout
+  while True:
+    tasks = pathlib.Path(f"/proc/{os.getpid()}/task").iterdir()
+    pids = [int(pid) for task in tasks for pid in (task / "children").read_text().split()
+            if "spawn_main" in pathlib.Path(f"/proc/{pid}/cmdline").read_text()]
+    ready = [pid for pid in pids if _ignored_signals(pid)]
+    if len(ready) == count or time.monotonic() > deadline:
+      return pids
+    time.sleep(0.2)
+
+
+def test_pipeline_multiprocess_matches_threads_and_its_workers_leave_signals_to_the_trainer():
   src = _photos((60, 70), (50, 40))
-  threads = list(train_batches(src, seed=5, batch_size=2, start_step=2, num_steps=3, **SMALL))
-  procs = train_batches(src, seed=5, batch_size=2, start_step=2, num_steps=3, num_workers=2, **SMALL)
-  got = list(procs)
+  # 6 steps: more than the workers' buffers (2 each) hold, so they are still there to be signalled.
+  threads = list(train_batches(src, seed=5, batch_size=2, start_step=2, num_steps=6, **SMALL))
+  procs = train_batches(src, seed=5, batch_size=2, start_step=2, num_steps=6, num_workers=2, **SMALL)
+  got = [next(procs)]
+  # Ctrl-C in a terminal (a scheduler's SIGTERM) reaches the workers too: the trainer, not they, stops.
+  workers = _grain_workers(2)
+  assert len(workers) == 2 and all(_ignored_signals(pid) == {signal.SIGINT, signal.SIGTERM} for pid in workers)
+  for pid in workers:
+    os.kill(pid, signal.SIGINT)
+    os.kill(pid, signal.SIGTERM)
+  got += list(procs)
   procs.close()
-  assert len(got) == 3 and all(_equal(a, b) for a, b in zip(threads, got))
+  assert len(got) == 6 and all(_equal(a, b) for a, b in zip(threads, got))
 
 
 def test_prefetch_to_device():

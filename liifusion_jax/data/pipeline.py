@@ -10,6 +10,7 @@ likewise one pass over the source, `repeat` included.)
 import collections
 import functools
 import itertools
+import signal
 
 import grain
 from absl import flags
@@ -57,6 +58,14 @@ class BatchAtStep:
                       indices=self.image_indices(step), **self.shard, **self.sampler_kwargs)
 
 
+def _leave_signals_to_the_trainer(worker_index, worker_count):
+  """Workers ignore Ctrl-C and SIGTERM, which a terminal or a scheduler sends to the whole process
+  group: the training process finishes its step, saves, and then closes them (train/preemption.py)."""
+  del worker_index, worker_count
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+  signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def train_batches(source, *, seed, batch_size, start_step=0, num_steps=None, patch=48, scale_min=1,
                   scale_max=4, sample_q=2304, sample_patch=False, augment=True, bucket=32,
                   shard_index=0, shard_count=1, num_workers=0, num_threads=2, prefetch=2):
@@ -82,7 +91,8 @@ def train_batches(source, *, seed, batch_size, start_step=0, num_steps=None, pat
     if not flags.FLAGS.is_parsed():
       flags.FLAGS.mark_as_parsed()
     ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers,
-                                                     per_worker_buffer_size=prefetch))
+                                                     per_worker_buffer_size=prefetch),
+                        worker_init_fn=_leave_signals_to_the_trainer)
     # Workers hand over shared-memory arrays; plain copies free those blocks now, not at exit.
     ds = ds.map(_own_arrays)
   return iter(ds)

@@ -33,8 +33,9 @@ def _stage2_params(gain):
 
 
 def random_params(stage, gain=1.0):
-  """gain > 1 widens the kernels: the output then depends more strongly on far pixels and the prior."""
-  params = _stage2_params(gain)
+  """A fresh copy (callers may change it; the cached values stay as made). gain > 1 widens the
+  kernels: the output then depends more strongly on far pixels and the prior."""
+  params = jax.tree.map(np.copy, _stage2_params(gain))
   return params if stage == "stage2" else {k: params[k] for k in _shapes("stage1")}
 
 

@@ -194,7 +194,7 @@ def test_unwritable_json_fails_at_once_and_leaves_nothing(tmp_path, capsys):
   assert run.stderr.splitlines() == [f"error: cannot write outputs in {read_only}: Permission denied"]
 
 
-def test_non_finite_model_output_fails(tmp_path, capsys):
+def test_non_finite_weights_are_refused_on_load(tmp_path, capsys):
   from random_checkpoints import CHUNK, random_params
 
   from liifusion_jax.checkpoints import save_params
@@ -204,4 +204,16 @@ def test_non_finite_model_output_fails(tmp_path, capsys):
   folder = _write_folder(tmp_path / "set", [(40, 40)])
   message = one_line_user_error(eval_cli.main, ["--checkpoint", str(tmp_path / "nan"), "--data", str(folder),
                                                 "--scales", "2"], capsys)
-  assert "holds NaN or inf" in message and "set/img0.png" in message
+  assert "nan/checkpoints/0: params/" in message and "holds NaN or inf" in message, message
+
+
+def test_a_non_finite_output_fails(tmp_path, capsys, monkeypatch):
+  """Finite weights can still overflow somewhere: the image is checked before it is scored."""
+  from liifusion_jax.inference.upscaler import Upscaler
+
+  monkeypatch.setattr(Upscaler, "__call__", lambda self, lr, hw, **kw: np.full((*hw, 3), np.nan, np.float32))
+  folder = _write_folder(tmp_path / "set", [(40, 40)])
+  message = one_line_user_error(eval_cli.main, ["--checkpoint", "pretrained:stage1", "--data", str(folder),
+                                                "--scales", "2"], capsys)
+  where = "the model's output for set/img0.png"
+  assert "holds NaN or inf" in message and where in message, message

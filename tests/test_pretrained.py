@@ -167,7 +167,7 @@ def test_export_refuses_values_past_float16(tmp_path):
 
 
 def test_every_array_of_a_run_checkpoint_is_checked_on_load(tmp_path):
-  params = jax.tree.map(np.copy, random_params("stage1"))
+  params = random_params("stage1")
   params["encoder"][sorted(params["encoder"])[0]]["kernel"][0, 0, 0, 0] = np.nan
   save_params(tmp_path / "run", params, {"stage": "stage1", "config": {}})
   with pytest.raises(CheckpointError, match=r"checkpoints/0: params/encoder/.*/kernel holds NaN or inf "

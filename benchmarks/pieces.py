@@ -17,13 +17,15 @@ from bench_common import block, emit, time_calls
 from liifusion_jax.config import load_config
 from liifusion_jax.models.factory import build_model, normalise
 from liifusion_jax.train import stage1 as stage1_task
+from liifusion_jax.train.batch_inputs import prior_of_batch
+from liifusion_jax.train.task import build_task
 from train_step import benchmark_batch
 
 
 def pieces(model, params, batch):
   """name -> (fn(params, inputs) -> array, inputs), each input computed once beforehand."""
   lr = normalise(batch["inp"])
-  prior_in, prior_mask = stage1_task.prior_of_batch(batch)
+  prior_in, prior_mask = prior_of_batch(batch)
 
   def apply(method):
     return lambda p, *x: model.apply({"params": p}, *x, method=method)
@@ -53,7 +55,7 @@ def main():
   config.data.patch = args.patch
   batch = benchmark_batch(config, args.batch, args.scale, seed=0)
   model = build_model("stage1", config.model)
-  params = stage1_task.init_state(config, jax.random.PRNGKey(0), batch, 1).params
+  params = build_task(config, steps_per_epoch=1).init_state(jax.random.PRNGKey(0), batch).params
   results = {}
   for name, (fn, inputs) in pieces(model, params, batch).items():
     if args.only and name not in args.only:

@@ -22,8 +22,7 @@ from liifusion_jax.config import load_config
 from liifusion_jax.data import defaults
 from liifusion_jax.data.sampler import crop_size, make_batch
 from liifusion_jax.models.factory import PRECISIONS
-from liifusion_jax.train import stage1 as stage1_task
-from liifusion_jax.train import stage2 as stage2_task
+from liifusion_jax.train.task import build_task
 
 
 def benchmark_batch(config, batch_size, scale, seed):
@@ -39,7 +38,7 @@ def random_stage1_checkpoint(config, batch, rng, directory):
   """Writes freshly initialised stage-1 params where stage 2's `init_from` will read them."""
   stage1_config = load_config("configs/stage1.py", lock=False)
   stage1_config.model.prior_to = config.model.prior_to
-  params = stage1_task.init_state(stage1_config, rng, batch, 1).params
+  params = build_task(stage1_config, steps_per_epoch=1).init_state(rng, batch).params
   save_params(directory, jax.device_get(params), {"stage": "stage1", "config": {}})
   return directory
 
@@ -67,13 +66,13 @@ def main():
     config.data.bucket = args.bucket
   batch = benchmark_batch(config, args.batch, args.scale, args.seed)
   rng = jax.random.PRNGKey(args.seed)
-  task = stage1_task if args.stage == 1 else stage2_task
+  task = build_task(config, steps_per_epoch=1)
   with tempfile.TemporaryDirectory() as tmp:
     if args.stage == 2:
       config.init_from = random_stage1_checkpoint(config, batch, rng, tmp)
-    state = task.init_state(config, rng, batch, steps_per_epoch=1)
-  step, constants = task.make_train_step(config, steps_per_epoch=1)
-  step_fn = jax.jit(step, donate_argnums=0)
+    state = task.load_init_from(task.init_state(rng, batch))
+  constants = task.load_step_constants()
+  step_fn = jax.jit(task.make_train_step(), donate_argnums=0)
   holder = {"state": state}
 
   def one_step():

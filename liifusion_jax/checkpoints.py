@@ -5,7 +5,8 @@ stage ("stage1" / "stage2") and the run's config, so a checkpoint of the wrong s
 clear message instead of failing deep inside a restore. A step that cannot be read (a truncated or
 missing file) is reported in one line: training moves it aside to `<step>.unreadable` and resumes from
 the newest readable step (where none can be read, it stops and says so); eval.py and upscale.py name
-the older steps to pass instead.
+the older steps to pass instead. Checkpoints of earlier versions, which kept stage 2's discriminator
+under `extra`, restore into the current `train.state.TrainState`.
 
 An inference file is an `.npz`: the generator params as 16-bit floats under `params/<module>/...`
 (computation stays float32; 16 bits move PSNR by less than 0.01 dB, see README) and `meta.json`, the
@@ -54,6 +55,28 @@ def _manager(directory, keep=None, read_only=False):
                                item_names=("state", "meta"))
 
 
+# Run checkpoints written before the train state named its fields hold stage 2's discriminator under
+# `extra` (None in stage 1) with these names: they restore into the current state, so a run resumes.
+LEGACY_FIELD = "extra"
+LEGACY_DISCRIMINATOR = {"d_params": "params", "d_opt_state": "opt_state", "spectral": "spectral"}
+
+
+def _legacy_layout(state):
+  """A `train.state.TrainState` (abstract) as the tree of a legacy checkpoint."""
+  disc = state.discriminator
+  extra = None if disc is None else {old: getattr(disc, new) for old, new in LEGACY_DISCRIMINATOR.items()}
+  return {"step": state.step, "params": state.params, "opt_state": state.opt_state, LEGACY_FIELD: extra}
+
+
+def _from_legacy_layout(tree, like):
+  """The TrainState (shaped as `like`) of a legacy checkpoint's restored tree."""
+  disc = like.discriminator
+  if disc is not None:
+    disc = disc.replace(**{new: tree[LEGACY_FIELD][old] for old, new in LEGACY_DISCRIMINATOR.items()})
+  return like.replace(step=tree["step"], params=tree["params"], opt_state=tree["opt_state"],
+                      discriminator=disc)
+
+
 class RunCheckpoints:
   """Saves and restores the full training state of one workdir."""
 
@@ -78,10 +101,12 @@ class RunCheckpoints:
     check_stage(meta, stage, where)
     if check_meta is not None:
       check_meta(meta, where)
-    _check_shapes(ocp.StandardCheckpointHandler().metadata(where / "state"), abstract_state, where)
-    restored = self.manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract_state)))
-    return restored["state"]
+    saved = ocp.StandardCheckpointHandler().metadata(where / "state")
+    _check_shapes(saved, abstract_state, where)
+    legacy = LEGACY_FIELD in saved.tree
+    restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(
+        _legacy_layout(abstract_state) if legacy else abstract_state)))
+    return _from_legacy_layout(restored["state"], abstract_state) if legacy else restored["state"]
 
   def restore_latest(self, abstract_state, stage, check_meta=None, restart=False):
     """(step, state) of the newest readable step, or (0, None) where the workdir has no checkpoint.
@@ -247,11 +272,21 @@ def load_inference_file(spec):
   return _unflatten(arrays), meta
 
 
-def load_params(path, expected_stage=None):
-  """(params, meta) of the latest checkpoint under `path` (or of an inference file), as host numpy
-  arrays.
+def load_params(path: str | pathlib.Path, expected_stage: str | None = None) -> tuple[dict, dict]:
+  """The model params of a trained model, without the rest of its training state.
 
-  A step that cannot be read is a CheckpointError naming the older steps that could be passed instead.
+  Args:
+    path: a run folder (its latest step), its checkpoints/ folder, one step folder, an inference file
+      (.npz) or `pretrained:NAME`.
+    expected_stage: "stage1" or "stage2" to refuse a model of the other stage; None takes either.
+
+  Returns:
+    (params, meta): the params as nested dicts of host numpy arrays (float32 from an inference file),
+    and the meta saved with them: {"stage", "config", ...}.
+
+  Raises:
+    CheckpointError: nothing at `path`, another stage, an unreadable step (naming the older steps that
+      could be passed instead), or params holding NaN/inf.
   """
   if is_inference_file(path):
     params, meta = load_inference_file(path)

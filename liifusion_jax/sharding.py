@@ -89,7 +89,7 @@ def jit_train_step(step, mesh, state_sharding, num_constants):
 
   Each device computes its slice of the batch; XLA sums the gradients across devices (the loss is a
   mean over the global batch), so the step is the same function on any number of devices. Split
-  arrays (`shard_params`) of `state.params` and `state.extra` (stage 2's discriminator) are gathered
+  arrays (`shard_params`) of `state.params` and `state.discriminator` (stage 2's) are gathered
   at the start of the step, so the compute, and its rounding, is that of the replicated step (a
   forward pass on split kernels differs by float rounding, which Adam's first steps, dividing by
   |gradient| + 1e-8, blow up for near-zero gradients). What stays split is the storage between steps.
@@ -98,7 +98,7 @@ def jit_train_step(step, mesh, state_sharding, num_constants):
 
   def gathered_step(state, *args):
     state = state.replace(params=jax.lax.with_sharding_constraint(state.params, rest),
-                          extra=jax.lax.with_sharding_constraint(state.extra, rest))
+                          discriminator=jax.lax.with_sharding_constraint(state.discriminator, rest))
     return step(state, *args)
 
   return jax.jit(gathered_step, in_shardings=(state_sharding, batch, rest) + (rest,) * num_constants,

@@ -26,7 +26,8 @@ from liifusion_jax.data import defaults, images
 from liifusion_jax.data.sampler import make_batch
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.upscaler import Upscaler
-from liifusion_jax.train import loop, stage1, stage2
+from liifusion_jax.train import loop, stage2
+from liifusion_jax.train.task import build_task
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BATCH = 4
@@ -34,7 +35,6 @@ TINY = [f"batch_size={BATCH}", "data.patch=16", "data.sample_q=64", "data.scale_
 # Stage 1 at the rate it is trained from scratch, so a step moves the params well past the tolerance
 # (the quick config fine-tunes at 2e-5); stage 2 keeps its quick config's rate.
 STAGE_TINY = {"stage1": ["optim.lr=2e-4"], "stage2": []}
-TASKS = {"stage1": stage1, "stage2": stage2}
 SURE = 2e-5  # |gradient| above which its sign is sure where the gradients agree to 1e-5
 
 
@@ -49,12 +49,12 @@ def tiny_batch(config):
                     scale_max=data.scale_max, sample_q=data.sample_q, sample_patch=data.sample_patch)
 
 
-def run_step(task, config, state, batch, key, mesh, shard_params):
+def run_step(task, state, batch, key, mesh, shard_params):
   """One jitted step on `mesh`, laid out as training lays it out; results on the host."""
-  frozen = getattr(task, "FROZEN", None)
+  frozen = task.frozen
   state_sharding = sharding.state_shardings(state, mesh, shard_params, frozen=frozen)
-  step, constants = task.make_train_step(config, 10)
-  step_fn = sharding.jit_train_step(step, mesh, state_sharding, len(constants))
+  constants = task.load_step_constants()
+  step_fn = sharding.jit_train_step(task.make_train_step(), mesh, state_sharding, len(constants))
   new_state, metrics = step_fn(sharding.place(state, state_sharding),
                                sharding.place(batch, sharding.batch_sharding(mesh)), key,
                                *sharding.replicate(constants, mesh))
@@ -82,11 +82,11 @@ def max_diff(a, b):
 def optimised(state):
   """(params, Adam state) of each optimiser of a train state: the model's (less stage 2's frozen
   prior encoder) and stage 2's discriminator's."""
-  if state.extra is None:
+  if state.discriminator is None:
     pairs = [(state.params, state.opt_state)]
   else:
     pairs = [(stage2.split_frozen(state.params)[0], state.opt_state),
-             (state.extra["d_params"], state.extra["d_opt_state"])]
+             (state.discriminator.params, state.discriminator.opt_state)]
   is_adam = lambda x: isinstance(x, optax.ScaleByAdamState)
   return [(params, next(s for s in jax.tree.leaves(opt, is_leaf=is_adam) if is_adam(s)))
           for params, opt in pairs]
@@ -112,7 +112,7 @@ def compare(one, many):
       sure, total = sure + int(mask.sum()), total + mask.size
       if mask.any():
         param_diff = max(param_diff, float(np.max(np.abs(np.asarray(x1, np.float64) - x4)[mask])))
-  rest = lambda s: (s.step, s.extra["spectral"] if s.extra is not None else ())
+  rest = lambda s: (s.step, s.discriminator.spectral if s.discriminator is not None else ())
   return {"grad_diff": grad_diff, "grad_size": grad_size, "param_diff": param_diff,
           "sure_fraction": sure / total, "rest_diff": max_diff(rest(one), rest(many))}
 
@@ -127,30 +127,30 @@ def step(stage, workdir):
   workdir = pathlib.Path(workdir)
   extra = [f"init_from={workdir / 'stage1_init'}"] if stage == "stage2" else []
   config = tiny_config(stage, *extra)
-  task = TASKS[stage]
+  task = build_task(config, steps_per_epoch=10)
   batch = tiny_batch(config)
   key = jax.random.PRNGKey(3)
   if stage == "stage2":
     # a stage-1 checkpoint to start from: the stage-1 init of the same tiny config
-    params = stage1.init_state(tiny_config("stage1"), jax.random.PRNGKey(5), tiny_batch(
-        tiny_config("stage1")), 10).params
+    stage1_config = tiny_config("stage1")
+    params = build_task(stage1_config, 10).init_state(jax.random.PRNGKey(5), tiny_batch(stage1_config)).params
     save_params(workdir / "stage1_init", jax.device_get(params), {"stage": "stage1", "config": {}})
-  state = jax.device_get(task.init_state(config, jax.random.PRNGKey(0), batch, 10))
+  state = jax.device_get(task.init_state(jax.random.PRNGKey(0), batch))
 
-  _, one, one_metrics, one_layout = run_step(task, config, state, batch, key,
-                                             sharding.data_mesh(jax.devices()[:1]), False)
+  _, one, one_metrics, one_layout = run_step(task, state, batch, key, sharding.data_mesh(jax.devices()[:1]),
+                                             False)
   report = {"devices": jax.device_count(), "update_size": max_diff(one.params, state.params),
             "metrics": {k: float(v) for k, v in one_metrics.items()}, "layout_one": one_layout}
   runs = {"replicated": (batch, False), "sharded": (batch, True)}
   if stage == "stage1":
     runs["twice_counted"] = (twice_counted_share(batch), False)
   for name, (many_batch, shard_params) in runs.items():
-    many_state, many, many_metrics, layout = run_step(task, config, state, many_batch, key,
-                                                      sharding.data_mesh(), shard_params)
+    many_state, many, many_metrics, layout = run_step(task, state, many_batch, key, sharding.data_mesh(),
+                                                      shard_params)
     report[name] = {**compare(one, many), "metric_diff": max_diff(one_metrics, many_metrics),
                     "layout": layout}
     if stage == "stage2":
-      frozen = task.FROZEN
+      frozen = task.frozen
       report[name]["frozen_diff"] = max_diff(many.params[frozen], state.params[frozen])
     if stage == "stage1" and name == "sharded":  # the split state: a checkpoint to restore on one device
       np.savez(workdir / "stage1_params.npz",
@@ -173,7 +173,7 @@ def restore(workdir):
   config = tiny_config("stage1")
   batch = tiny_batch(config)
   mesh = sharding.data_mesh()
-  shapes = jax.eval_shape(lambda: stage1.init_state(config, jax.random.PRNGKey(0), batch, 10))
+  shapes = jax.eval_shape(build_task(config, 10).init_state, jax.random.PRNGKey(0), batch)
   abstract = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), shapes,
                           sharding.state_shardings(shapes, mesh))
   checkpoints = RunCheckpoints(workdir / "run")

@@ -58,8 +58,9 @@ def test_stage2_with_discriminator_becomes_a_run_that_train_continues(golden, tm
   _, g_params = params_from_state_dict({k[3:]: v for k, v in arrays.items() if k.startswith("sd/")})
   d_vars = discriminator_params_from_state_dict(
       {k[len("discriminator/"):]: v for k, v in arrays.items() if k.startswith("discriminator/")})
-  for got, expected in ((saved["params"], g_params), (saved["extra"]["d_params"], d_vars["params"]),
-                        (saved["extra"]["spectral"], d_vars[SPECTRAL])):
+  disc = saved["discriminator"]
+  for got, expected in ((saved["params"], g_params), (disc["params"], d_vars["params"]),
+                        (disc["spectral"], d_vars[SPECTRAL])):
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
       np.testing.assert_array_equal(np.asarray(a), b)
 

@@ -22,6 +22,7 @@ from liifusion_jax.convert.stage2 import stage2_params_from_state_dict
 from liifusion_jax.losses.perceptual import perceptual_loss
 from liifusion_jax.models.factory import build_discriminator, build_model
 from liifusion_jax.train import preflight
+from liifusion_jax.train.task import build_task
 from train_helpers import tiny_config
 
 
@@ -90,21 +91,21 @@ def test_bf16_discriminator_and_perceptual_loss_follow_float32(golden):
   np.testing.assert_allclose(loss16, loss32, rtol=0.02)
 
 
-def _one_step(task, config, batch):
-  state = task.init_state(config, jax.random.PRNGKey(0), batch, 1)
-  step, constants = task.make_train_step(config, 1)
-  return state, jax.jit(step)(state, batch, jax.random.PRNGKey(1), *constants)
+def _one_step(config, batch):
+  task = build_task(config, steps_per_epoch=1)
+  state = task.init_state(jax.random.PRNGKey(0), batch)
+  step = jax.jit(task.make_train_step())
+  return state, step(state, batch, jax.random.PRNGKey(1), *task.load_step_constants())
 
 
 def test_bf16_stage1_step_keeps_float32_state_and_follows_float32():
   from liifusion_jax.data import defaults
   from liifusion_jax.data.sampler import make_batch
-  from liifusion_jax.train import stage1
 
   batch = make_batch(defaults.train_source(), np.random.default_rng(0), batch_size=2, patch=16,
                      scale_max=2.0, sample_q=64)
   # the float32 step is test_train_e2e's (same config), compiled once where both run
-  runs = {p: _one_step(stage1, tiny_config("stage1", 1, "optim.lr=2e-4", f"precision={p}"), batch)
+  runs = {p: _one_step(tiny_config("stage1", 1, "optim.lr=2e-4", f"precision={p}"), batch)
           for p in ("float32", "bf16")}
   before, (after, metrics) = runs["bf16"]
   assert metrics["loss"].dtype == jnp.float32 and np.isfinite(metrics["loss"])
@@ -135,9 +136,9 @@ def test_bf16_stage2_step_keeps_float32_state_and_the_frozen_encoder():
   config = tiny_config("stage2", 1, "precision=bf16")
   batch = make_batch(defaults.train_source(), np.random.default_rng(0), batch_size=2, patch=16,
                      scale_max=2.0, sample_q=256, sample_patch=True)
-  before, (after, metrics) = _one_step(stage2, config, batch)
+  before, (after, metrics) = _one_step(config, batch)
   assert all(m.dtype == jnp.float32 and np.isfinite(m) for m in metrics.values()), metrics
-  assert {x.dtype for x in jax.tree.leaves((after.params, after.opt_state, after.extra)) if x.ndim} == {
+  assert {x.dtype for x in jax.tree.leaves((after.params, after.opt_state, after.discriminator)) if x.ndim} == {
       np.dtype(np.float32)}
   for a, b in zip(jax.tree.leaves(before.params[stage2.FROZEN]), jax.tree.leaves(after.params[stage2.FROZEN])):
     np.testing.assert_array_equal(a, b)

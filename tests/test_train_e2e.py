@@ -38,17 +38,17 @@ def test_stage1_resume_is_exact(stage1_runs):
 def test_stage1_steps_reduce_loss_on_a_batch():
   from liifusion_jax.data import defaults
   from liifusion_jax.data.sampler import make_batch
-  from liifusion_jax.train import stage1
+  from liifusion_jax.train.task import build_task
 
   config = tiny_config("stage1", 1, "optim.lr=2e-4")  # from scratch: the quick config fine-tunes at 2e-5
   batch = make_batch(defaults.train_source(), np.random.default_rng(0), batch_size=2, patch=16,
                      scale_max=2.0, sample_q=64)
-  state = stage1.init_state(config, jax.random.PRNGKey(0), batch, 1)
-  step, constants = stage1.make_train_step(config, 1)
-  step = jax.jit(step)
+  task = build_task(config, steps_per_epoch=1)
+  state = task.init_state(jax.random.PRNGKey(0), batch)
+  step = jax.jit(task.make_train_step())
   history = []
   for i in range(6):
-    state, metrics = step(state, batch, jax.random.PRNGKey(i), *constants)
+    state, metrics = step(state, batch, jax.random.PRNGKey(i), *task.load_step_constants())
     history.append(float(metrics["loss"]))
   assert history[-1] < 0.7 * history[0], history
 

@@ -17,7 +17,7 @@ import numpy as np
 from liifusion_jax.checkpoints import RunCheckpoints, save_params
 from liifusion_jax.config import load_config
 from liifusion_jax.convert import check_shapes, discriminator_params_from_state_dict, params_from_state_dict
-from liifusion_jax.train.stage2 import state_of_weights
+from liifusion_jax.train.stage2 import Stage2
 
 DISCRIMINATOR = "discriminator/"
 
@@ -53,7 +53,8 @@ def save_train_state(out, params, disc_sd, config_spec, source):
   config = load_config(config_spec)
   if config.stage != "stage2":
     raise ValueError(f"{config_spec} is a {config.stage} config; a discriminator needs a stage-2 one")
-  state = state_of_weights(config, params, discriminator_params_from_state_dict(disc_sd))
+  disc_vars = discriminator_params_from_state_dict(disc_sd)
+  state = Stage2(config, steps_per_epoch=1).state_of_weights(params, disc_vars)
   checkpoints = RunCheckpoints(out, keep=None)
   checkpoints.save(0, state, {"stage": "stage2", "config": json.loads(config.to_json()), "source": source})
   checkpoints.wait()

@@ -14,6 +14,10 @@ compiles a bounded number of programs, however many image sizes it meets:
   chunk has `chunk` queries, the last one padded).
 Images larger than `tile` + 160 LR pixels are encoded tile by tile (`tiled_upscale`), in bounded memory.
 """
+import pathlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,20 +43,27 @@ class Upscaler:
   """`upscaler(lr01, (H, W), hr01=None, seed=0)` -> (H, W, 3) float32 in [0, 1].
 
   Uses every local device: the params are replicated on them and each chunk of queries is split
-  across them (one device: the same path). Setting `params` accepts a training state's (possibly
-  multi-process or sharded) params; with params split across processes every process must set them.
-  tile: LR pixels per tile side (a multiple of 8), or None to encode every image on one canvas.
-  precision: the networks' compute dtype, "float32" or "bf16" (`models.factory.PRECISIONS`).
+  across them (one device: the same path).
+
+  Args:
+    stage: "stage1" (the prior from the HR image) or "stage2" (the prior sampled from noise).
+    params: the model's params: host arrays, or a training state's (possibly multi-process or sharded)
+      ones, as `set_params` takes them (so constructing one is a collective as that is).
+    model_config: the run's `model` section (a dict or ConfigDict; {} for the reference's model).
+    chunk: queries per decoder call, rounded up to a multiple of the local device count.
+    tile: LR pixels per tile side (a multiple of 8), or None to encode every image on one canvas.
+    precision: the networks' compute dtype, "float32" or "bf16" (`models.factory.PRECISIONS`).
   """
 
-  def __init__(self, stage, params, model_config, chunk=DEFAULT_CHUNK, tile=TILE, precision="float32"):
+  def __init__(self, stage: str, params: Mapping[str, Any], model_config: Mapping[str, Any],
+               chunk: int = DEFAULT_CHUNK, tile: int | None = TILE, precision: str = "float32"):
     tiled_upscale.check_tile(tile)
     self.stage = stage
     self.tile = tile
     self.mesh = sharding.local_mesh()
     devices = self.mesh.size
     self.chunk = -(-int(chunk) // devices) * devices  # whole per-device slices
-    self.params = params
+    self.set_params(params)
     self.model = build_model(stage, model_config, precision)
     model = self.model
     if stage == "stage1":
@@ -78,26 +89,52 @@ class Upscaler:
                                         out_specs=queries))
 
   @classmethod
-  def from_checkpoint(cls, path, chunk=None, tile=TILE, precision="float32"):
-    """The upscaler of a run folder, checkpoint, inference file or `pretrained:NAME`; `chunk`
-    defaults to the run's `eval_chunk`. The precision is the caller's, not the run's: a model
-    trained in bf16 evaluates in float32 unless told otherwise."""
+  def from_checkpoint(cls, path: str | pathlib.Path, chunk: int | None = None, tile: int | None = TILE,
+                      precision: str = "float32") -> "Upscaler":
+    """The upscaler of a trained model, its stage and `model` config taken from the checkpoint.
+
+    Args:
+      path: a run folder, its checkpoints/ folder, one step folder, an inference file (.npz) or
+        `pretrained:NAME` (see `checkpoints.load_params`).
+      chunk: queries per decoder call; None: the run's `eval_chunk` (else DEFAULT_CHUNK).
+      tile: as for `Upscaler`.
+      precision: the caller's, not the run's: a model trained in bf16 evaluates in float32 unless
+        told otherwise.
+
+    Returns:
+      An Upscaler on this process's devices.
+
+    Raises:
+      CheckpointError: `path` is missing, unreadable or holds NaN/inf.
+    """
     params, meta = load_params(path)
     config = meta.get("config", {})
     return cls(meta["stage"], params, config.get("model", {}),
                chunk=chunk or config.get("eval_chunk") or DEFAULT_CHUNK, tile=tile, precision=precision)
 
   @classmethod
-  def pretrained(cls, name="stage2", chunk=None, tile=TILE, precision="float32"):
-    """A bundled model: `Upscaler.pretrained()(lr01, (H, W), seed=0)` upscales with no checkpoint."""
+  def pretrained(cls, name: str = "stage2", chunk: int | None = None, tile: int | None = TILE,
+                 precision: str = "float32") -> "Upscaler":
+    """A bundled model: `Upscaler.pretrained()(lr01, (H, W), seed=0)` upscales with no checkpoint.
+
+    Args:
+      name: "stage2" (needs only the LR image) or "stage1" (needs the HR image too).
+      chunk, tile, precision: as for `from_checkpoint`.
+    """
     return cls.from_checkpoint(PRETRAINED + name, chunk, tile, precision)
 
   @property
-  def params(self):
+  def params(self) -> dict[str, Any]:
+    """The params in use, replicated on this process's devices (read-only: see `set_params`)."""
     return self._params
 
-  @params.setter
-  def params(self, params):
+  def set_params(self, params: Mapping[str, Any]) -> None:
+    """Upscales with `params` from now on: host arrays, or a training state's (possibly multi-process or
+    sharded) ones, copied onto this process's devices.
+
+    A collective where some array is split across processes (`sharding.to_local` gathers it): then
+    every process must call it, with the same params, at the same point of the program.
+    """
     self._params = sharding.to_local(params, self.mesh)
 
   def max_programs(self):
@@ -111,7 +148,7 @@ class Upscaler:
     pools = canvas.sides(pool_tile + 2 * tiled_pool.POOL_HALO)
     return 3 * len(features) + len(pools) + 1 + (2 if self.stage == "stage2" else 0)
 
-  def prior(self, lr01, hr01=None, seed=0):
+  def prior(self, lr01: np.ndarray, hr01: np.ndarray | None = None, seed: int = 0) -> jax.Array:
     """The prior z (1, 256) injected into the features: stage 1's from the HR image (Eq. 1), stage
     2's sampled from noise seeded by `seed` and conditioned on the LR image."""
     lr = normalise(np.asarray(lr01, np.float32)[None])
@@ -127,7 +164,7 @@ class Upscaler:
     scale = np.asarray([[hr.shape[1] / lr.shape[1], hr.shape[2] / lr.shape[2]]], np.float32)
     return self._prior_head(self.params, pooled, scale)
 
-  def features(self, lr01, hr01=None, seed=0):
+  def features(self, lr01: np.ndarray, hr01: np.ndarray | None = None, seed: int = 0) -> Iterator[tuple]:
     """Yields (frame, feature canvas (1, s, s, C), tile start (y, x), tile stop (y, x)) per canvas:
     the prior-injected features M' of the LR image, one canvas at a time."""
     z = self.prior(lr01, hr01, seed)
@@ -137,7 +174,19 @@ class Upscaler:
       frame = canvas.frame(hw, offset, side)
       yield frame, self._encode(self.params, canvas.crop(lr, offset, side), frame, z), start, stop
 
-  def __call__(self, lr01, out_hw, hr01=None, seed=0):
+  def __call__(self, lr01: np.ndarray, out_hw: tuple[int, int], hr01: np.ndarray | None = None,
+               seed: int = 0) -> np.ndarray:
+    """The image upscaled to `out_hw`.
+
+    Args:
+      lr01: the LR image (h, w, 3), floats in [0, 1].
+      out_hw: the output's (height, width): any scale, not necessarily the same for both sides.
+      hr01: the HR image (H, W, 3) in [0, 1], which a stage-1 model's prior needs; unused in stage 2.
+      seed: the seed of stage 2's sampled prior (the same seed, the same image).
+
+    Returns:
+      The (H, W, 3) float32 image in [0, 1].
+    """
     height, width = (int(v) for v in out_hw)
     h, w = lr01.shape[:2]
     out = np.empty((height, width, 3), np.float32)

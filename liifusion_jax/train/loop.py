@@ -9,14 +9,16 @@ they were.
 """
 import collections
 import contextlib
-import functools
+import dataclasses
 import json
 import math
 import pathlib
 import time
+from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 from tqdm import tqdm
 
@@ -32,11 +34,10 @@ from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.models.factory import normalise
 from liifusion_jax.train import preemption, preflight, workdir_lock
 from liifusion_jax.train.metrics_log import Logger
-from liifusion_jax.train import stage1 as stage1_task
-from liifusion_jax.train import stage2 as stage2_task
 from liifusion_jax.train.errors import TrainingError
+from liifusion_jax.train.state import TrainState
+from liifusion_jax.train.task import Task, build_task
 
-TASKS = {"stage1": stage1_task, "stage2": stage2_task}
 VAL_PROTOCOL = "div2k"
 # Keys a resumed run must share with its checkpoint: they decide what the saved arrays mean.
 RESUME_KEYS = ("stage", "loss", "model.")
@@ -146,24 +147,22 @@ def _resume_guard(config):
   return check
 
 
-def _initial_state(task, config, first_batch, steps_per_epoch, mesh, checkpoints):
+def _initial_state(task, config, first_batch, mesh, checkpoints):
   """(state on the mesh, its shardings, start step): the newest readable checkpoint's, else fresh.
 
   A resumed run takes the state's shapes from `jax.eval_shape`, so it needs neither an initialisation
   nor the `init_from` run, which only a fresh state loads.
   """
   rng = jax.random.PRNGKey(config.seed)
-  init = functools.partial(task.init_state, config, steps_per_epoch=steps_per_epoch)
-  abstract = jax.eval_shape(init, rng, first_batch)
-  shardings = sharding.state_shardings(abstract, mesh, config.shard_params,
-                                       frozen=getattr(task, "FROZEN", None))
+  abstract = jax.eval_shape(task.init_state, rng, first_batch)
+  shardings = sharding.state_shardings(abstract, mesh, config.shard_params, frozen=task.frozen)
   target = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract,
                         shardings)
-  start, state = checkpoints.restore_latest(target, config.stage, _resume_guard(config), config.restart)
+  start, state = checkpoints.restore_latest(target, task.stage, _resume_guard(config), config.restart)
   if state is not None:  # step 0 too: a converted reference run
     print(f"resumed from {checkpoints.directory / str(start)} (step {start})")
     return state, shardings, start
-  state = task.load_init_from(config, init(rng, first_batch))
+  state = task.load_init_from(task.init_state(rng, first_batch))
   return sharding.place(state, shardings), shardings, 0
 
 
@@ -187,10 +186,25 @@ def check_training_finite(pending, state, last_saved):
     raise TrainingError(f"step {pending[-1][0]}: the parameters hold NaN or inf; {advice}")
 
 
-def train(config, workdir):
+def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> TrainState:
   """Trains `config.stage` in `workdir` until `config.epochs`, resuming if a checkpoint is there.
 
-  The workdir is locked for the run: a second process on it fails at once (TrainingError).
+  With several processes (`train.distributed`) every process calls it with the same arguments; process
+  0 writes the shared files (config, metrics, samples).
+
+  Args:
+    config: a stage's config (configs/stage1.py, configs/stage2.py), overrides applied.
+    workdir: the run's folder: created if missing, locked for the run (a second process on it fails at
+      once with TrainingError).
+
+  Returns:
+    The final train state (on the device mesh).
+
+  Raises:
+    ConfigError, ImageError (unusable training or validation images), CheckpointError, TrainingError
+    (a diverged run, a workdir in use), OSError: the errors the CLI reports in one line.
+    preemption.Preempted: a signal stopped training after the step in progress, whose checkpoint is
+    saved.
   """
   preflight.check_config(config)
   workdir = pathlib.Path(workdir)
@@ -201,8 +215,23 @@ def train(config, workdir):
     return _train(config, workdir)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Run:
+  """What the steps of a run need beside the state, built once by `_train`."""
+  config: ml_collections.ConfigDict
+  task: Task
+  mesh: jax.sharding.Mesh
+  state_sharding: Any  # a NamedSharding per leaf of the state
+  steps_per_epoch: int
+  total_steps: int
+  batches: Callable[[int, int, int], Iterator[dict]]  # (start step, steps, workers) -> batches on the mesh
+  checkpoints: RunCheckpoints
+  upscaler: Upscaler
+  val_hr: list  # the validation HR images (`validation_images`)
+  log: Logger
+
+
 def _train(config, workdir):
-  task = TASKS[config.stage]
   mesh = sharding.data_mesh()
   sharding.check_batch_size(config.batch_size, mesh)
   train_source, val_source = _sources(config)
@@ -212,6 +241,7 @@ def _train(config, workdir):
   preflight.check_validation_images(val_hr, config.val_scales, VAL_PROTOCOL)
   steps_per_epoch = config.steps_per_epoch or math.ceil(len(train_source) / config.batch_size)
   total_steps = config.epochs * steps_per_epoch
+  task = build_task(config, steps_per_epoch)
   log = Logger(workdir)
 
   def batches(start, num_steps, num_workers):
@@ -223,20 +253,20 @@ def _train(config, workdir):
 
   checkpoints = RunCheckpoints(workdir, keep=config.keep_checkpoints)
   try:
-    state, state_sharding, start = _initial_state(task, config, next(batches(0, 1, 0)), steps_per_epoch,
-                                                  mesh, checkpoints)
+    state, state_sharding, start = _initial_state(task, config, next(batches(0, 1, 0)), mesh, checkpoints)
     if start == 0 and config.restart:
       log.set_aside()  # the rows of the unreadable run stay beside the new ones
     log.keep_until(start)
     _save_config(config, workdir)  # after the resume guard: a refused resume writes nothing
-    upscaler = Upscaler(config.stage, state.params, config.model, config.eval_chunk,
+    upscaler = Upscaler(task.stage, state.params, config.model, config.eval_chunk,
                         precision=config.precision)
-    state = _run(config, task, state, state_sharding, start, total_steps, steps_per_epoch, mesh,
-                 batches, checkpoints, upscaler, val_hr, log)
+    run = _Run(config, task, mesh, state_sharding, steps_per_epoch, total_steps, batches, checkpoints,
+               upscaler, val_hr, log)
+    state = _run(run, state, start)
   finally:
     checkpoints.wait()  # a save in flight completes however the run ends (Ctrl-C, divergence)
     checkpoints.close()
-  upscaler.params = state.params
+  upscaler.set_params(state.params)
   if jax.process_index() == 0:  # one writer of the shared workdir
     sample = write_sample(upscaler, val_hr[0], max(config.val_scales), workdir / "samples",
                           seed=config.seed)
@@ -244,25 +274,26 @@ def _train(config, workdir):
   return state
 
 
-def _run(config, task, state, state_sharding, start, total_steps, steps_per_epoch, mesh, batches,
-         checkpoints, upscaler, val_hr, log):
-  """The steps from `start` to `total_steps`, with logs, checkpoints and validations; the final state."""
+def _run(run, state, start):
+  """The steps from `start` to `run.total_steps` with logs, checkpoints and validations; the final state."""
+  config, task, checkpoints, log = run.config, run.task, run.checkpoints, run.log
+  total_steps, steps_per_epoch = run.total_steps, run.steps_per_epoch
   rng = jax.random.PRNGKey(config.seed)
-  step, constants = task.make_train_step(config, steps_per_epoch)
-  step_fn = sharding.jit_train_step(step, mesh, state_sharding, len(constants))
-  constants = sharding.replicate(constants, mesh)
-  lpips_params = load_lpips_params("alex") if config.stage == "stage2" else None
-  meta = {"stage": config.stage, "config": json.loads(config.to_json())}
+  constants = task.load_step_constants()
+  step_fn = sharding.jit_train_step(task.make_train_step(), run.mesh, run.state_sharding, len(constants))
+  constants = sharding.replicate(constants, run.mesh)
+  lpips_params = load_lpips_params("alex") if task.validates_lpips else None
+  meta = {"stage": task.stage, "config": json.loads(config.to_json())}
   save_every = config.save_every_epochs * steps_per_epoch
   val_every = config.val_every_epochs * steps_per_epoch
   window_start, window_loss = time.perf_counter(), []
   pending, last_saved = [], start  # pending: (step, metrics) not yet checked for NaN/inf
-  bar = tqdm(total=total_steps, initial=start, desc=f"{config.stage} train", dynamic_ncols=True,
+  bar = tqdm(total=total_steps, initial=start, desc=f"{task.stage} train", dynamic_ncols=True,
              disable=jax.process_index() != 0)
   # Closed however the loop ends: grain's workers stop and free their shared memory, and the bar is
   # drawn for the last time before an error's message.
-  with (contextlib.closing(batches(start, total_steps - start, config.data.num_workers)) as train_data, bar,
-        preemption.StopRequest() as stop):
+  with (contextlib.closing(run.batches(start, total_steps - start, config.data.num_workers)) as train_data,
+        bar, preemption.StopRequest() as stop):
     for step, batch in zip(range(start, total_steps), train_data):
       state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), *constants)
       window_loss.append(metrics)
@@ -289,7 +320,7 @@ def _run(config, task, state, state_sharding, start, total_steps, steps_per_epoc
         checkpoints.wait()
         raise preemption.Preempted(done, stop.stop_signal, checkpoints.directory / str(done))
       if val_now:
-        upscaler.params = state.params
-        log({"step": done, **validate(upscaler, val_hr, config.val_scales, seed=config.seed,
+        run.upscaler.set_params(state.params)  # a collective: every process gets here
+        log({"step": done, **validate(run.upscaler, run.val_hr, config.val_scales, seed=config.seed,
                                       lpips_params=lpips_params)}, bar)
   return state

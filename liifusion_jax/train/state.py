@@ -1,5 +1,5 @@
-"""The train state and the optimiser schedule shared by both stages."""
-from typing import Any
+"""The train state, the train step's type and the optimiser schedule shared by both stages."""
+from typing import Any, Callable
 
 import flax
 import jax
@@ -10,11 +10,27 @@ from liifusion_jax.checkpoints import CheckpointError, load_params
 
 
 @flax.struct.dataclass
+class DiscriminatorState:
+  """Stage 2's discriminator between steps: its params, its optimiser state and the u, v vectors of its
+  spectral norms' power iteration (`models.discriminator.SPECTRAL`)."""
+  params: Any
+  opt_state: Any
+  spectral: Any
+
+
+@flax.struct.dataclass
 class TrainState:
+  """What a run checkpoints: the step, the model's params, the optimiser state of its trained params,
+  and stage 2's discriminator (None in stage 1). Arrays only: the optimisers that update them are built
+  once per run by the stage's task (`train.task`)."""
   step: jax.Array
   params: Any
   opt_state: Any
-  extra: Any = None  # stage 2: discriminator params, its optimiser state and spectral-norm vectors
+  discriminator: DiscriminatorState | None = None
+
+
+# step(state, batch, rng, *constants) -> (state, {name: scalar}), jitted by the loop (state donated).
+TrainStep = Callable[..., tuple[TrainState, dict[str, jax.Array]]]
 
 
 def adam(lr, milestones=(), gamma=0.5, steps_per_epoch=1):

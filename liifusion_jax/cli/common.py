@@ -66,9 +66,12 @@ def add_output_flags(parser):
 
 
 def add_model_flags(parser, default_chunk):
-  """--seed, --chunk and --precision: how a model upscales (eval.py and upscale.py)."""
+  """--seed, --chunk, --precision and --self-ensemble: how a model upscales (eval.py and upscale.py)."""
   parser.add_argument("--seed", type=int, default=0,
                       help="noise seed of the stage-2 sampled prior (default 0)")
+  parser.add_argument("--self-ensemble", action="store_true",
+                      help="average the upscalings of the 8 flips and quarter turns of each image "
+                           "(EDSR+; 8x the time; stage 2: the same prior noise for all 8)")
   parser.add_argument("--chunk", type=_positive_int, default=None,
                       help=f"queries per decoder call (default: the checkpoint's eval_chunk, else "
                            f"{default_chunk})")

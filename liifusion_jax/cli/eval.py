@@ -80,10 +80,12 @@ def _load_method(args, method=None):
   if (method or args.method) == "bicubic":
     return (lambda lr, hr, seed: protocols.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
   upscaler = Upscaler.from_checkpoint(args.checkpoint, args.chunk, precision=args.precision)
-  print(f"model: {args.checkpoint} ({upscaler.stage}, {args.precision})", flush=True)
+  ensemble = args.self_ensemble
+  print(f"model: {args.checkpoint} ({upscaler.stage}, {args.precision}"
+        f"{', self-ensemble' if ensemble else ''})", flush=True)
   if upscaler.stage == "stage1":
-    return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], hr01=hr)), "stage1"
-  return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], seed=seed)), "stage2"
+    return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], hr01=hr, self_ensemble=ensemble)), "stage1"
+  return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], seed=seed, self_ensemble=ensemble)), "stage2"
 
 
 def _lpips_fn():
@@ -211,7 +213,8 @@ def run_table(args):
     methods.insert(0, ("Ours", upscale))
   lpips_fn = _lpips_fn() if table.stage == "stage2" or args.lpips else None
   report = {"table": args.table, "checkpoint": args.checkpoint, "protocol": table.protocol,
-            "seed": args.seed, "precision": args.precision, "results": []}
+            "seed": args.seed, "precision": args.precision, "self_ensemble": args.self_ensemble,
+            "results": []}
   print("  ".join(name.ljust(w) for name, w in (("method", 9),) + _COLUMNS).rstrip(), flush=True)
   for method, upscale in methods:
     for dataset in data_sets:
@@ -252,7 +255,8 @@ def main(argv=None):
     baseline = _load_method(args, "bicubic")[0] if stage else None  # bicubic beside a model
     lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None
     report = {"method": args.method, "checkpoint": args.checkpoint if stage else None, "stage": stage,
-              "protocol": args.protocol, "seed": args.seed, "precision": args.precision, "results": []}
+              "protocol": args.protocol, "seed": args.seed, "precision": args.precision,
+              "self_ensemble": args.self_ensemble if stage else None, "results": []}
     print("  ".join(name.ljust(w) for name, w in _COLUMNS).rstrip(), flush=True)
     for dataset in data_sets:
       for scale in args.scales:

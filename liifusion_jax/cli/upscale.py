@@ -90,10 +90,11 @@ def make_upscale(args):
   """`upscale(lr01, (H, W))` of the chosen model, with bicubic's (PIL-style, as an image viewer
   shows it) on its left under --compare."""
   upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile, args.precision)
+  model = lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed, self_ensemble=args.self_ensemble)
   if not args.compare:
-    return lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed)
-  return lambda lr, out_hw: np.concatenate(
-      [protocols.bicubic_upscale(lr, out_hw, "div2k"), upscaler(lr, out_hw, seed=args.seed)], axis=1)
+    return model
+  return lambda lr, out_hw: np.concatenate([protocols.bicubic_upscale(lr, out_hw, "div2k"), model(lr, out_hw)],
+                                           axis=1)
 
 
 def _read(src, args):

@@ -9,6 +9,7 @@ from PIL import Image
 from liifusion_jax.cli import eval as eval_cli
 from liifusion_jax.data.images import load_image
 from liifusion_jax.evaluation import protocols
+from liifusion_jax.inference.upscaler import Upscaler
 from cli_helpers import one_line_user_error, run_where_permissions_hold, smooth_photo
 
 
@@ -126,6 +127,24 @@ def test_stage2_checkpoint_reports_lpips(tmp_path, capsys, stage2_ckpt):
   bicubic = protocols.bicubic_upscale(lr, hr.shape[:2], "benchmark")
   assert row["bicubic_psnr"] == pytest.approx(protocols.score(bicubic, hr, 2.0, "benchmark"), abs=1e-9)
   assert 0 < row["bicubic_lpips"] < 2 and row["bicubic_lpips"] != row["lpips"]
+
+
+def test_self_ensemble_flag(tmp_path, capsys, stage1_ckpt):
+  """--self-ensemble scores the Upscaler's ensemble (the HR prior moved with the LR), not the model alone."""
+  folder = _write_folder(tmp_path / "m", [(40, 44)])
+  reports = []
+  for flags in ([], ["--self-ensemble"]):
+    out_json = tmp_path / f"r{len(flags)}.json"
+    code, out, _ = _run(["--checkpoint", stage1_ckpt, "--data", str(folder), "--scales", "2",
+                         "--json", str(out_json), *flags], capsys)
+    assert code == 0 and ("self-ensemble" in out) == bool(flags)
+    reports.append(json.loads(out_json.read_text()))
+  assert [r["self_ensemble"] for r in reports] == [False, True]
+  lr, hr = protocols.make_pair(load_image(folder / "img0.png"), 2.0, "benchmark")
+  sr = Upscaler.from_checkpoint(stage1_ckpt)(lr, hr.shape[:2], hr01=hr, self_ensemble=True)
+  plain, ensemble = (r["results"][0]["psnr"] for r in reports)
+  assert ensemble == pytest.approx(protocols.score(sr, hr, 2.0, "benchmark"), abs=1e-6)
+  assert abs(ensemble - plain) > 1e-3
 
 
 @pytest.mark.parametrize("argv, words", [

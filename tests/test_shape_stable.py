@@ -84,3 +84,28 @@ def test_programs_compiled_are_bounded(stage):
   first = run([(9, 9), (10, 17), (23, 12), (16, 16), (5, 21), (19, 22), (12, 7), (24, 20)])
   assert 0 < first <= upscaler.max_programs()
   assert run([(11, 9), (10, 15), (21, 12), (16, 8), (5, 20), (19, 23), (12, 6), (20, 20)]) == 0
+
+
+@pytest.mark.parametrize("stage", ["stage1", "stage2"])
+def test_self_ensemble_adds_no_programs_and_is_equivariant(stage):
+  """The 8 flipped and turned images (a turn swaps H and W) run on the square canvases of the image
+  itself: after plain upscalings the ensemble compiles nothing. The ensemble of a turned image is the
+  ensemble turned (each transform's stage-2 noise is the same), which the model alone is not."""
+  upscaler = Upscaler(stage, random_params(stage), {}, chunk=512)
+  cases = [((10, 17), (20, 34), 0), ((23, 12), (76, 40), 1)]
+  hr = lambda out_hw, i: _image(out_hw, i) if stage == "stage1" else None
+  before = _events[_LOWERED]
+  plain = [upscaler(_image(lr_hw, i), out_hw, hr(out_hw, i), seed=i) for lr_hw, out_hw, i in cases]
+  assert 0 < _events[_LOWERED] - before <= upscaler.max_programs()
+  before = _events[_LOWERED]
+  lr_hw, out_hw, i = cases[0]
+  lr, hr_image = _image(lr_hw, i), hr(out_hw, i)
+  turn = lambda image: None if image is None else np.ascontiguousarray(np.rot90(image))
+  ensemble = upscaler(lr, out_hw, hr_image, seed=i, self_ensemble=True)
+  turned = upscaler(turn(lr), out_hw[::-1], turn(hr_image), seed=i, self_ensemble=True)
+  upscaler(_image(cases[1][0], 1), cases[1][1], hr(cases[1][1], 1), seed=1, self_ensemble=True)
+  assert _events[_LOWERED] == before
+  assert np.abs(turned - np.rot90(ensemble)).max() < 1e-5
+  model_turned = upscaler(turn(lr), out_hw[::-1], turn(hr_image), seed=i)
+  assert np.abs(model_turned - np.rot90(plain[0])).max() > 1e-3  # a telling comparison
+  assert np.abs(ensemble - plain[0]).max() > 1e-3

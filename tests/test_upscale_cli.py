@@ -6,6 +6,7 @@ from PIL import Image
 
 from liifusion_jax.cli import upscale as upscale_cli
 from liifusion_jax.data import images
+from liifusion_jax.inference.upscaler import Upscaler
 from cli_helpers import full_disk, one_line_user_error, run_where_permissions_hold, smooth_photo
 
 
@@ -30,6 +31,21 @@ def test_size_and_seed(tmp_path, stage2_ckpt):
       assert (im.format, im.size) == ("PNG", (64, 48))
       outputs.append(np.asarray(im))
   assert np.any(outputs[0] != outputs[1])  # the prior is sampled from the seeded noise
+
+
+def test_self_ensemble(tmp_path, stage2_ckpt):
+  """--self-ensemble writes the Upscaler's ensemble with the given seed, not the model alone."""
+  src = tmp_path / "in.png"
+  Image.fromarray(smooth_photo(20, 24)).save(src)
+  outputs = []
+  for flags in ([], ["--self-ensemble"]):
+    out = tmp_path / f"out{len(flags)}.png"
+    assert upscale_cli.main([str(src), "-o", str(out), "--checkpoint", stage2_ckpt, "--scale", "2",
+                             "--seed", "2", *flags]) == 0
+    outputs.append(images.load_image(out))
+  want = Upscaler.from_checkpoint(stage2_ckpt)(images.load_image(src), (40, 48), seed=2, self_ensemble=True)
+  np.testing.assert_array_equal(outputs[1], images.as_float01(images.to_uint8(want)))
+  assert np.any(outputs[0] != outputs[1])
 
 
 def test_folder_in_folder_out(tmp_path, stage2_ckpt, capsys):

@@ -19,8 +19,10 @@ from tqdm import tqdm
 
 from liifusion_jax import compilation_cache
 from liifusion_jax.checkpoints import PRETRAINED
-from liifusion_jax.cli import common
-from liifusion_jax.cli.common import scale_name
+from liifusion_jax.cli import flags, outputs, resources
+from liifusion_jax.cli.errors import UsageError, user_errors
+from liifusion_jax.cli.flags import scale_name
+from liifusion_jax.cli.logs import quiet_logs
 from liifusion_jax.data.images import save_image
 from liifusion_jax.files import written_whole
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
@@ -36,13 +38,13 @@ _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped",
 
 
 def parse_args(argv):
-  parser = common.ArgumentParser(
+  parser = flags.ArgumentParser(
       description="Evaluate a LIIFusion checkpoint (or bicubic) at arbitrary scales.")
   parser.add_argument("--checkpoint",
                       help="a run folder, its checkpoints/ folder, one step folder, an inference file "
                            "(.npz) or a bundled model: pretrained:stage1, pretrained:stage2 (default; "
                            "with --table, the bundled model of the table's stage)")
-  parser.add_argument("--scales", type=common.parse_scales, default=[2.0, 3.0, 4.0],
+  parser.add_argument("--scales", type=flags.parse_scales, default=[2.0, 3.0, 4.0],
                       help="comma-separated scale factors >= 1, e.g. 2,3,4,12,30 or 5.3,10.7 (default 2,3,4)")
   parser.add_argument("--data", nargs="+", action="extend", metavar="PATH",
                       help="folders of HR images (or HR/ + LR_bicubic/X{s}/), or image files; several "
@@ -54,7 +56,7 @@ def parse_args(argv):
                       help="the checkpoint, or the protocol's bicubic upscaling (needs no checkpoint)")
   parser.add_argument("--lpips", action="store_true",
                       help="also report LPIPS for stage-1 models and bicubic (always on for stage 2)")
-  common.add_model_flags(parser, DEFAULT_CHUNK)
+  flags.add_model_flags(parser, DEFAULT_CHUNK)
   parser.add_argument("--table", type=int, choices=sorted(paper_tables.TABLES),
                       help="run a paper table's protocol, data sets and scales (with --data-root), the "
                            "checkpoint and bicubic, and print the paper's figures beside ours")
@@ -63,7 +65,7 @@ def parse_args(argv):
                            "div2k/DIV2K_valid_HR, celeba_hq, ...)")
   parser.add_argument("--json", metavar="OUT.json", help="write the results here")
   parser.add_argument("--save-images", metavar="DIR", help="write the SR images as DIR/<dataset>/x<s>/*.png")
-  common.add_output_flags(parser)
+  flags.add_output_flags(parser)
   args = parser.parse_args(argv)
   if args.table is not None and not args.data_root:
     parser.error("--table needs --data-root")
@@ -80,10 +82,12 @@ def _load_method(args, method=None):
   if (method or args.method) == "bicubic":
     return (lambda lr, hr, seed: protocols.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
   upscaler = Upscaler.from_checkpoint(args.checkpoint, args.chunk, precision=args.precision)
-  print(f"model: {args.checkpoint} ({upscaler.stage}, {args.precision})", flush=True)
+  ensemble = args.self_ensemble
+  print(f"model: {args.checkpoint} ({upscaler.stage}, {args.precision}"
+        f"{', self-ensemble' if ensemble else ''})", flush=True)
   if upscaler.stage == "stage1":
-    return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], hr01=hr)), "stage1"
-  return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], seed=seed)), "stage2"
+    return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], hr01=hr, self_ensemble=ensemble)), "stage1"
+  return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], seed=seed, self_ensemble=ensemble)), "stage2"
 
 
 def _lpips_fn():
@@ -124,11 +128,11 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
       print(f"warning: skipped {reason}", file=sys.stderr)
       skipped += 1
       continue
-    common.check_pixels(hr.shape[:2], args.force)
+    outputs.check_pixels(hr.shape[:2], args.force)
     start = time.perf_counter()
     sr = upscale(lr, hr, args.seed + i)
     seconds.append(time.perf_counter() - start)
-    common.check_image_finite(sr, f"{dataset.name}/{dataset.names[i]}")
+    outputs.check_image_finite(sr, f"{dataset.name}/{dataset.names[i]}")
     psnrs.append(protocols.score(sr, hr, scale, args.protocol))
     if lpips_fn is not None:
       lpipses.append(lpips_fn(sr, hr))
@@ -145,8 +149,8 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
       "bicubic_psnr": mean(base_psnrs), "bicubic_lpips": mean(base_lpipses),
       "images": len(psnrs), "skipped": skipped, "seconds": mean(seconds),
       "lr": "provided" if dataset.provided_lr_dir(scale) else "made",
-      "peak_host_mib": round(common.peak_host_mb(), 1),
-      "peak_device_mib": _round(common.peak_device_mb()),
+      "peak_host_mib": round(resources.peak_host_mb(), 1),
+      "peak_device_mib": _round(resources.peak_device_mb()),
   }
 
 
@@ -157,11 +161,11 @@ def _image_path(folder, dataset, scale, index):
 
 def _check_outputs(args, data_sets, data_paths):
   """The outputs (the JSON report, the saved images), checked before any work (`check_outputs`)."""
-  outputs = [args.json] if args.json else []
+  paths = [args.json] if args.json else []
   if args.save_images:
-    outputs += [_image_path(args.save_images, d, s, i) for d in data_sets for s in args.scales
-                for i in range(len(d))]
-  common.check_outputs(outputs, common.input_files(data_paths), args.overwrite)
+    paths += [_image_path(args.save_images, d, s, i) for d in data_sets for s in args.scales
+              for i in range(len(d))]
+  outputs.check_outputs(paths, outputs.input_files(data_paths), args.overwrite)
 
 
 def _round(value, digits=1):
@@ -200,18 +204,19 @@ def run_table(args):
     data_sets[-1].name = name
     paths.append(path)
   if not data_sets:
-    raise common.UsageError(f"none of table {args.table}'s data sets is under {args.data_root}")
+    raise UsageError(f"none of table {args.table}'s data sets is under {args.data_root}")
   _check_outputs(args, data_sets, paths)
   methods = [("Bicubic", _load_method(args, "bicubic")[0])]
   if args.method == "model":
     upscale, stage = _load_method(args, "model")
     if stage != table.stage:
-      raise common.UsageError(f"table {args.table} evaluates {table.stage} models; {args.checkpoint} "
+      raise UsageError(f"table {args.table} evaluates {table.stage} models; {args.checkpoint} "
                                   f"is a {stage} checkpoint")
     methods.insert(0, ("Ours", upscale))
   lpips_fn = _lpips_fn() if table.stage == "stage2" or args.lpips else None
   report = {"table": args.table, "checkpoint": args.checkpoint, "protocol": table.protocol,
-            "seed": args.seed, "precision": args.precision, "results": []}
+            "seed": args.seed, "precision": args.precision, "self_ensemble": args.self_ensemble,
+            "results": []}
   print("  ".join(name.ljust(w) for name, w in (("method", 9),) + _COLUMNS).rstrip(), flush=True)
   for method, upscale in methods:
     for dataset in data_sets:
@@ -241,8 +246,8 @@ def _comparison(table, rows):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  with common.user_errors():
-    common.quiet_logs()
+  with user_errors():
+    quiet_logs()
     compilation_cache.enable()
     if args.table is not None:
       return run_table(args)
@@ -252,7 +257,8 @@ def main(argv=None):
     baseline = _load_method(args, "bicubic")[0] if stage else None  # bicubic beside a model
     lpips_fn = _lpips_fn() if stage == "stage2" or args.lpips else None
     report = {"method": args.method, "checkpoint": args.checkpoint if stage else None, "stage": stage,
-              "protocol": args.protocol, "seed": args.seed, "precision": args.precision, "results": []}
+              "protocol": args.protocol, "seed": args.seed, "precision": args.precision,
+              "self_ensemble": args.self_ensemble if stage else None, "results": []}
     print("  ".join(name.ljust(w) for name, w in _COLUMNS).rstrip(), flush=True)
     for dataset in data_sets:
       for scale in args.scales:

@@ -4,7 +4,7 @@ import logging
 import pathlib
 import sys
 
-from liifusion_jax.cli.common import user_errors
+from liifusion_jax.cli.errors import user_errors
 from liifusion_jax.config import apply_overrides, bundled_config_names, load_config
 
 # What Ctrl-C prints (and exits 130): the run resumes from its last checkpoint.

@@ -11,8 +11,9 @@ import numpy as np
 from tqdm import tqdm
 
 from liifusion_jax import compilation_cache
-from liifusion_jax.cli import common
-from liifusion_jax.cli.common import UsageError
+from liifusion_jax.cli import flags, outputs
+from liifusion_jax.cli.errors import USER_ERRORS, UsageError, user_errors
+from liifusion_jax.cli.logs import quiet_logs
 from liifusion_jax.data import images
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.tiled_upscale import WINDOW
@@ -31,7 +32,7 @@ def parse_size(text):
 
 
 def parse_args(argv):
-  parser = common.ArgumentParser(
+  parser = flags.ArgumentParser(
       description="Upscale images with a stage-2 LIIFusion model (default: the bundled one).")
   parser.add_argument("input", help="an image file, or a folder of images")
   parser.add_argument("-o", "--output", required=True,
@@ -40,16 +41,16 @@ def parse_args(argv):
                       help="a stage-2 run folder, its checkpoints/ folder, one step folder, an "
                            f"inference file (.npz) or a bundled model (default {DEFAULT_CHECKPOINT})")
   target = parser.add_mutually_exclusive_group(required=True)
-  target.add_argument("--scale", type=common.parse_scale, help="scale factor >= 1, e.g. 3.7")
+  target.add_argument("--scale", type=flags.parse_scale, help="scale factor >= 1, e.g. 3.7")
   target.add_argument("--size", type=parse_size, metavar="WxH", help="output size, e.g. 1920x1080")
   parser.add_argument("--compare", action="store_true",
                       help="write bicubic's upscaling (left) beside the model's (right) in one image")
-  common.add_model_flags(parser, DEFAULT_CHUNK)
+  flags.add_model_flags(parser, DEFAULT_CHUNK)
   parser.add_argument("--tile", type=int, default=DEFAULT_TILE,
                       help=f"LR pixels per tile side, a multiple of {WINDOW} (default {DEFAULT_TILE}): "
                            f"larger images are encoded tile by tile with a halo, in bounded memory; "
                            f"0: whole images")
-  common.add_output_flags(parser)
+  flags.add_output_flags(parser)
   args = parser.parse_args(argv)
   if args.tile and (args.tile < WINDOW or args.tile % WINDOW):
     parser.error(f"--tile must be 0 or a positive multiple of {WINDOW}, got {args.tile}")
@@ -90,23 +91,24 @@ def make_upscale(args):
   """`upscale(lr01, (H, W))` of the chosen model, with bicubic's (PIL-style, as an image viewer
   shows it) on its left under --compare."""
   upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile, args.precision)
+  model = lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed, self_ensemble=args.self_ensemble)
   if not args.compare:
-    return lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed)
-  return lambda lr, out_hw: np.concatenate(
-      [protocols.bicubic_upscale(lr, out_hw, "div2k"), upscaler(lr, out_hw, seed=args.seed)], axis=1)
+    return model
+  return lambda lr, out_hw: np.concatenate([protocols.bicubic_upscale(lr, out_hw, "div2k"), model(lr, out_hw)],
+                                           axis=1)
 
 
 def _read(src, args):
   """The input image and its output size (both checked before any work)."""
   lr = images.load_image(src)
   out_hw = output_size(lr.shape[:2], args.scale, args.size)
-  common.check_pixels(out_hw, args.force)
+  outputs.check_pixels(out_hw, args.force)
   return lr, out_hw
 
 
 def _upscale_and_save(upscale, lr, out_hw, src, dst):
   sr = upscale(lr, out_hw)
-  common.check_image_finite(sr, src)
+  outputs.check_image_finite(sr, src)
   images.save_image(dst, sr)
 
 
@@ -114,7 +116,7 @@ def _jobs(args):
   """[(input path, output path)] and whether the input is a folder; every output checked before any
   work (`check_outputs`)."""
   jobs, folder = _planned_jobs(args)
-  common.check_outputs([dst for _, dst in jobs], common.input_files([args.input]), args.overwrite)
+  outputs.check_outputs([dst for _, dst in jobs], outputs.input_files([args.input]), args.overwrite)
   return jobs, folder
 
 
@@ -138,8 +140,8 @@ def _planned_jobs(args):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  with common.user_errors():
-    common.quiet_logs()
+  with user_errors():
+    quiet_logs()
     compilation_cache.enable()
     jobs, folder = _jobs(args)
     if not folder:
@@ -154,7 +156,7 @@ def main(argv=None):
       try:
         lr, out_hw = _read(src, args)
         _upscale_and_save(upscale, lr, out_hw, src, dst)
-      except common.USER_ERRORS as error:  # one bad file does not stop the others
+      except USER_ERRORS as error:  # one bad file does not stop the others
         tqdm.write(f"warning: {' '.join(str(error).split())}", file=sys.stderr)
         failed.append(src)
     print(f"wrote {len(jobs) - len(failed)} images to {args.output}")

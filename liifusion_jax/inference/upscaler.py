@@ -13,6 +13,7 @@ compiles a bounded number of programs, however many image sizes it meets:
   program for EDSR + injection, one for the decoder's projection, one for a chunk of queries (every
   chunk has `chunk` queries, the last one padded).
 Images larger than `tile` + 160 LR pixels are encoded tile by tile (`tiled_upscale`), in bounded memory.
+The self-ensemble (`self_ensemble`) adds none: its transposed images run on the same square canvases.
 """
 import pathlib
 from collections.abc import Iterator, Mapping
@@ -25,6 +26,7 @@ from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import sharding
 from liifusion_jax.inference import canvas, chunked_decode, tiled_pool, tiled_upscale
+from liifusion_jax.inference.self_ensemble import dihedral_mean
 from liifusion_jax.checkpoints import PRETRAINED, load_params
 from liifusion_jax.models.factory import build_model, normalise
 from liifusion_jax.models.stage1 import make_prior_input
@@ -40,7 +42,7 @@ def prior_noise(seed, dim):
 
 
 class Upscaler:
-  """`upscaler(lr01, (H, W), hr01=None, seed=0)` -> (H, W, 3) float32 in [0, 1].
+  """`upscaler(lr01, (H, W), hr01=None, seed=0, self_ensemble=False)` -> (H, W, 3) float32 in [0, 1].
 
   Uses every local device: the params are replicated on them and each chunk of queries is split
   across them (one device: the same path).
@@ -175,7 +177,7 @@ class Upscaler:
       yield frame, self._encode(self.params, canvas.crop(lr, offset, side), frame, z), start, stop
 
   def __call__(self, lr01: np.ndarray, out_hw: tuple[int, int], hr01: np.ndarray | None = None,
-               seed: int = 0) -> np.ndarray:
+               seed: int = 0, self_ensemble: bool = False) -> np.ndarray:
     """The image upscaled to `out_hw`.
 
     Args:
@@ -183,10 +185,18 @@ class Upscaler:
       out_hw: the output's (height, width): any scale, not necessarily the same for both sides.
       hr01: the HR image (H, W, 3) in [0, 1], which a stage-1 model's prior needs; unused in stage 2.
       seed: the seed of stage 2's sampled prior (the same seed, the same image).
+      self_ensemble: the mean over the 8 flips and quarter turns of the LR image (8x the time, the
+        same programs); stage 2's prior is sampled from the same noise (`seed`) for all 8, each
+        conditioned on its own transformed LR.
 
     Returns:
       The (H, W, 3) float32 image in [0, 1].
     """
+    if self_ensemble:
+      return dihedral_mean(lambda lr, hw, hr: self._upscale(lr, hw, hr, seed), lr01, out_hw, hr01)
+    return self._upscale(lr01, out_hw, hr01, seed)
+
+  def _upscale(self, lr01, out_hw, hr01, seed):
     height, width = (int(v) for v in out_hw)
     h, w = lr01.shape[:2]
     out = np.empty((height, width, 3), np.float32)

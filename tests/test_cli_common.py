@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from liifusion_jax.checkpoints import CheckpointError
+from liifusion_jax.checkpoints.errors import CheckpointError
 from liifusion_jax.cli import common
 from liifusion_jax.cli.common import UsageError, parse_scales, scale_name, user_errors
 from liifusion_jax.config import ConfigError

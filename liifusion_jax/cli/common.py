@@ -12,7 +12,7 @@ import jax
 import numpy as np
 from absl import logging as absl_logging
 
-from liifusion_jax.checkpoints import CheckpointError
+from liifusion_jax.checkpoints.errors import CheckpointError
 from liifusion_jax.config import ConfigError
 from liifusion_jax.data.images import ImageError
 from liifusion_jax.models.factory import PRECISIONS

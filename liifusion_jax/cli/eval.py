@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from liifusion_jax import compilation_cache
-from liifusion_jax.checkpoints import PRETRAINED
+from liifusion_jax.checkpoints.inference_file import PRETRAINED
 from liifusion_jax.cli import common
 from liifusion_jax.cli.common import scale_name
 from liifusion_jax.data.images import save_image

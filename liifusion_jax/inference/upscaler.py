@@ -21,7 +21,8 @@ from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import sharding
 from liifusion_jax.inference import canvas, chunked_decode, tiled_pool, tiled_upscale
-from liifusion_jax.checkpoints import PRETRAINED, load_params
+from liifusion_jax.checkpoints.inference_file import PRETRAINED
+from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.models.factory import build_model, normalise
 from liifusion_jax.models.stage1 import make_prior_input
 

@@ -13,7 +13,8 @@ import sys
 import jax
 
 from liifusion_jax.cli.common import check_outputs, quiet_logs, user_errors
-from liifusion_jax.checkpoints import load_params, locate, save_inference_file
+from liifusion_jax.checkpoints.inference_file import save_inference_file
+from liifusion_jax.checkpoints.run import load_params, locate
 from liifusion_jax.data.image_folder import split_folders
 from liifusion_jax.train.metrics_log import read_rows
 

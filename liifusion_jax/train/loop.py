@@ -21,7 +21,8 @@ import numpy as np
 from tqdm import tqdm
 
 from liifusion_jax import sharding
-from liifusion_jax.checkpoints import CheckpointError, RunCheckpoints
+from liifusion_jax.checkpoints.errors import CheckpointError
+from liifusion_jax.checkpoints.run import RunCheckpoints
 from liifusion_jax.config import differences
 from liifusion_jax.data import decoded_cache, defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder, split_folders

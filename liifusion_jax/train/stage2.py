@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from liifusion_jax.checkpoints import CheckpointError
+from liifusion_jax.checkpoints.errors import CheckpointError
 from liifusion_jax.losses import gan
 from liifusion_jax.losses.perceptual import describe, load_vgg_params, perceptual_loss
 from liifusion_jax.losses.reconstruction import reconstruction_loss

@@ -39,6 +39,12 @@ def get_config(arg=None):
   c.data.num_workers = 2
 
   c.model = ml_collections.ConfigDict()
+  # Sizes, the reference's: EDSR-baseline's width (also the prior encoder's and the injector's) and
+  # depth, the prior vector's length, the decoder MLP's width.
+  c.model.n_feats = 64
+  c.model.n_resblocks = 16
+  c.model.prior_dim = 256
+  c.model.decoder_hidden = 256
   c.model.prior_to = "q"         # Table 7: "q" (LIIFusion) or "qkv"
   c.model.scale_aware_prior = False  # Table 8 variant; off in the final model
 

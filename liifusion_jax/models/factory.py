@@ -1,6 +1,8 @@
 """The networks as the rest of the code meets them: built from a stage name, a config's `model`
 section and a precision (training, inference, conversion and benchmarks all build them here), fed
 [-1, 1] images."""
+import dataclasses
+
 import jax.numpy as jnp
 
 from liifusion_jax.models.discriminator import UNetDiscriminatorSN
@@ -25,6 +27,14 @@ def build_model(stage, model_config, precision="float32"):
   if stage not in MODELS:
     raise ValueError(f"unknown stage {stage!r} (expected stage1 or stage2)")
   return MODELS[stage](**dict(model_config), dtype=compute_dtype(precision))
+
+
+def complete_model_config(stage, model_config):
+  """A `model` section (dict) with the settings it leaves out at the network's defaults: what
+  `build_model` builds from it (a run saved before a setting was a config key holds fewer)."""
+  defaults = {f.name: f.default for f in dataclasses.fields(MODELS[stage])
+              if f.init and f.name not in ("parent", "name", "dtype")}
+  return {**defaults, **dict(model_config)}
 
 
 def build_discriminator(precision="float32"):

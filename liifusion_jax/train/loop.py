@@ -30,7 +30,7 @@ from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
-from liifusion_jax.models.factory import normalise
+from liifusion_jax.models.factory import complete_model_config, normalise
 from liifusion_jax.train import preemption, preflight, workdir_lock
 from liifusion_jax.train.metrics_log import Logger
 from liifusion_jax.train import stage1 as stage1_task
@@ -138,7 +138,9 @@ def _resume_guard(config):
   current = json.loads(config.to_json())
 
   def check(meta, where):
-    changes = differences(meta.get("config", {}), current)
+    saved = meta.get("config", {})
+    saved = {**saved, "model": complete_model_config(config.stage, saved.get("model", {}))}
+    changes = differences(saved, current)
     fixed = {k: v for k, v in changes.items() if k.startswith(RESUME_KEYS)}
     if fixed:
       raise CheckpointError(f"{where} was trained with other settings: {_describe(fixed)}; resuming "

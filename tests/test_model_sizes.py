@@ -10,9 +10,10 @@ from liifusion_jax.checkpoints.errors import CheckpointError
 from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.cli import train as cli
 from liifusion_jax.config import apply_overrides, load_config
+from liifusion_jax.data.images import normalise
 from liifusion_jax.inference.chunked_decode import query_grid, to_image
 from liifusion_jax.inference.upscaler import Upscaler
-from liifusion_jax.models.factory import build_model, complete_model_config, normalise
+from liifusion_jax.models.factory import build_model, complete_model_config
 from liifusion_jax.train import loop
 from train_helpers import TINY
 

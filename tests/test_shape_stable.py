@@ -6,10 +6,11 @@ import jax
 import numpy as np
 import pytest
 
+from liifusion_jax.data.images import normalise
 from liifusion_jax.inference import canvas
 from liifusion_jax.inference.chunked_decode import query_grid, to_image
 from liifusion_jax.inference.upscaler import Upscaler, prior_noise
-from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.factory import build_model
 from random_checkpoints import random_params
 
 # Every new program is lowered once, whether XLA then compiles it or loads it from the disk cache.

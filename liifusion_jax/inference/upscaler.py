@@ -20,10 +20,11 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import sharding
-from liifusion_jax.inference import canvas, chunked_decode, tiled_pool, tiled_upscale
 from liifusion_jax.checkpoints.inference_file import PRETRAINED
 from liifusion_jax.checkpoints.run import load_params
-from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.data.images import normalise
+from liifusion_jax.inference import canvas, chunked_decode, tiled_pool, tiled_upscale
+from liifusion_jax.models.factory import build_model
 from liifusion_jax.models.stage1 import make_prior_input
 
 DEFAULT_CHUNK = 30000  # queries per decoder call: the reference's eval_bsize

@@ -23,18 +23,19 @@ def make_prior_input(lr, hr, xp=jnp):
   return xp.concatenate([hr, resize_bicubic_torch(lr, hr.shape[1:3], xp=xp)], axis=-1)
 
 
-def padded_prior_input(lr, hr, lr_up):
+def padded_prior_input(lr, hr, lr_to_hr_matrix):
   """(prior_in, mask) of Eq. (1) on a training batch's bucket canvas, in JAX (inside the train step).
 
-  lr (B, h, h, C) the LR patch; hr (B, Hb, Hb, C) the HR crop, zero beyond it; lr_up (B, Hb, h) per
-  image the `bicubic_matrix(h, H)` of its crop size H, zero rows beyond it (`data.sampler.make_batch`).
+  lr (B, h, h, C) the LR patch; hr (B, Hb, Hb, C) the HR crop, zero beyond it; lr_to_hr_matrix
+  (B, Hb, h) per image the `bicubic_matrix(h, H)` of its crop size H, zero rows beyond it
+  (`data.sampler.make_batch`).
   prior_in (B, Hb, Hb, 2C) = Concat(HR, LR-up) as `make_prior_input` on the crop, zero beyond it;
   mask (B, Hb, Hb, 1) 1 on the crop, for `prior`. LR-up is `resize_bicubic_torch`'s `resample` with
   each image's own matrix on both axes (the crop is square).
   """
-  up = resample(lr, lr_up, lr_up)
+  up = resample(lr, lr_to_hr_matrix, lr_to_hr_matrix)
   # A bicubic matrix's rows sum to 1, so its nonzero rows are exactly the crop's.
-  on_crop = jnp.any(lr_up != 0, axis=-1).astype(hr.dtype)
+  on_crop = jnp.any(lr_to_hr_matrix != 0, axis=-1).astype(hr.dtype)
   mask = (on_crop[:, :, None] * on_crop[:, None, :])[..., None]
   return jnp.concatenate([hr, up], axis=-1), mask
 

@@ -26,11 +26,12 @@ from liifusion_jax.checkpoints.run import RunCheckpoints
 from liifusion_jax.config import differences
 from liifusion_jax.data import decoded_cache, defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder, split_folders
+from liifusion_jax.data.images import normalise
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
-from liifusion_jax.models.factory import complete_model_config, normalise
+from liifusion_jax.models.factory import complete_model_config
 from liifusion_jax.train import preemption, preflight, workdir_lock
 from liifusion_jax.train.metrics_log import Logger
 from liifusion_jax.train import stage1 as stage1_task

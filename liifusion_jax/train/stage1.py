@@ -2,8 +2,9 @@
 import jax
 import jax.numpy as jnp
 
+from liifusion_jax.data.images import normalise
 from liifusion_jax.losses.reconstruction import reconstruction_loss
-from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.factory import build_model
 from liifusion_jax.models.stage1 import padded_prior_input
 from liifusion_jax.train.state import TrainState, adam, overlay_params
 
@@ -11,7 +12,7 @@ from liifusion_jax.train.state import TrainState, adam, overlay_params
 def prior_of_batch(batch):
   """The normalised prior input of Eq. (1) and its mask, built on the device from a training batch's
   LR patch, HR crop and LR-up matrix (`data.sampler.make_batch`)."""
-  prior_in, prior_mask = padded_prior_input(batch["inp"], batch["hr"], batch["lr_up"])
+  prior_in, prior_mask = padded_prior_input(batch["inp"], batch["hr"], batch["lr_to_hr_matrix"])
   return normalise(prior_in), prior_mask
 
 

@@ -11,12 +11,13 @@ import jax.numpy as jnp
 import optax
 
 from liifusion_jax.checkpoints.errors import CheckpointError
+from liifusion_jax.data.images import normalise
 from liifusion_jax.losses import gan
 from liifusion_jax.losses.perceptual import describe, load_vgg_params, perceptual_loss
 from liifusion_jax.losses.reconstruction import reconstruction_loss
 from liifusion_jax.models.diffusion import diffusion_loss
 from liifusion_jax.models.discriminator import SPECTRAL
-from liifusion_jax.models.factory import build_discriminator, build_model, compute_dtype, normalise
+from liifusion_jax.models.factory import build_discriminator, build_model, compute_dtype
 from liifusion_jax.train.stage1 import prior_of_batch
 from liifusion_jax.train.state import TrainState, adam, overlay_params
 

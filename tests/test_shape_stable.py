@@ -50,7 +50,7 @@ def test_frame_indexes_the_padded_and_rolled_map(n, offset):
   for key, source in (("reflect", padded), ("roll", rolled)):
     src = source[np.clip(positions, 0, n_pad - 1)]
     check = in_map & (src >= offset) & (src < offset + side)  # sources held by the canvas
-    np.testing.assert_array_equal(positions[axis[key][0]][check], src[check])
+    np.testing.assert_array_equal(positions[getattr(axis, key)[0]][check], src[check])
   assert canvas.side(n_pad) % canvas.WINDOW == 0 and canvas.side(n_pad) >= n_pad
 
 

@@ -68,7 +68,7 @@ class Upscaler:
           method=lambda m, pooled, noise: m.prior_generator(m.condition_encoder.head(pooled), noise)))
     self._encode = jax.jit(lambda p, lr, frame, z: model.apply(
         {"params": p}, lr, frame, z,
-        method=lambda m, lr, frame, z: m.inject(m.features(lr, frame["mask"]), z, frame)))
+        method=lambda m, lr, frame, z: m.inject(m.features(lr, frame.image_mask), z, frame)))
     # The decoder's first layer on the features runs once per canvas, not once per chunk of queries.
     self._project = jax.jit(lambda p, feat: model.apply({"params": p}, feat,
                                                         method=lambda m, f: m.decoder.project(f)))

@@ -101,7 +101,7 @@ class LIIFusionStage1(nn.Module):
 
   def inject(self, feat, z, frame=None):
     """M' from M and a prior z (Eq. 2-3 inside window cross-attention); stage 2 passes sampled z.
-    On a canvas, `frame` is its `canvas.frame`."""
+    On a canvas, `frame` is its `canvas.Frame`."""
     return self.prior_injector(feat, z, frame)
 
   def encode(self, lr, prior_in, prior_mask=None, scale=None):

@@ -12,7 +12,7 @@ def get_config(arg=None):
   c = stage1.get_config(arg)
   c.stage = "stage2"
   # The stage-1 run of the same variant, where train.py leaves it (runs/stage1, runs/stage1_quick).
-  c.init_from = "workdir:" + ":".join(filter(None, ("stage1", arg)))
+  c.init_from = f"workdir:stage1:{arg}" if arg else "workdir:stage1"
   c.data.sample_patch = True     # whole LR-sized HR windows, so SR and HR are images for D and VGG
   c.model.steps = 4
   c.model.start_from_q_sample = False  # DiffIR's training start from q(z_T | z_0); reference: noise

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 
 from bench_common import block, emit, time_calls
 from liifusion_jax.config import load_config
-from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.data.images import normalise
+from liifusion_jax.models.factory import build_model
 from liifusion_jax.train import stage1 as stage1_task
 from liifusion_jax.train.batch_inputs import prior_of_batch
 from liifusion_jax.train.task import build_task

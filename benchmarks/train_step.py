@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from bench_common import add_profile_flags, block, emit, profile, time_calls
-from liifusion_jax.checkpoints import save_params
+from liifusion_jax.checkpoints.run import save_params
 from liifusion_jax.config import load_config
 from liifusion_jax.data import defaults
 from liifusion_jax.data.sampler import crop_size, make_batch

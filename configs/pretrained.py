@@ -7,17 +7,16 @@ and discriminator, a tenth of the paper's GAN weight. The paper trains 1000 + 70
 (about 1M + 700k steps of batch 16); these are half a percent of that. `scripts/pretrain.sh` runs both
 and exports the inference files.
 """
-from liifusion_jax.config import sibling_config
+from . import stage1, stage2
 
 STEPS_PER_EPOCH = 500
-STAGE1_WORKDIR = "runs/pretrained_stage1"
 
 
 def get_config(arg=None):
   stage = arg or "stage1"
   if stage not in ("stage1", "stage2"):
     raise ValueError(f"unknown config variant {arg!r} (known: stage1, stage2)")
-  c = sibling_config(__file__, stage)
+  c = {"stage1": stage1, "stage2": stage2}[stage].get_config()
   c.data.train_dir = "../shared/data/train/SunHays80"
   c.data.builtin_photos = True
   c.data.num_workers = 8
@@ -30,7 +29,7 @@ def get_config(arg=None):
     c.optim.lr = 2e-4
     c.optim.milestones = (8, 10)
   else:
-    c.init_from = STAGE1_WORKDIR
+    c.init_from = "workdir:pretrained:stage1"  # runs/pretrained_stage1
     c.epochs = 5
     c.optim.lr = 5e-5
     c.optim.d_lr = 5e-5

@@ -6,8 +6,6 @@ fine-tuning the bundled model (`pretrained:stage1`).
 """
 import ml_collections
 
-from liifusion_jax.inference.upscaler import DEFAULT_CHUNK
-
 
 def get_config(arg=None):
   c = ml_collections.ConfigDict()
@@ -41,6 +39,12 @@ def get_config(arg=None):
   c.data.num_workers = 2
 
   c.model = ml_collections.ConfigDict()
+  # Sizes, the reference's: EDSR-baseline's width (also the prior encoder's and the injector's) and
+  # depth, the prior vector's length, the decoder MLP's width.
+  c.model.n_feats = 64
+  c.model.n_resblocks = 16
+  c.model.prior_dim = 256
+  c.model.decoder_hidden = 256
   c.model.prior_to = "q"         # Table 7: "q" (LIIFusion) or "qkv"
   c.model.scale_aware_prior = False  # Table 8 variant; off in the final model
 
@@ -56,7 +60,7 @@ def get_config(arg=None):
   c.val_every_epochs = 1
   c.val_scales = (2.0, 3.0, 4.0)
   c.val_crop = 240               # validation HR centre crop (0: whole images); fixed shapes, few compiles
-  c.eval_chunk = DEFAULT_CHUNK   # queries per decoder call (reference eval_bsize)
+  c.eval_chunk = 30000           # queries per decoder call (reference eval_bsize)
   c.save_every_epochs = 1
   c.keep_checkpoints = 3
   c.restart = False              # True: start over where the workdir's checkpoints are all unreadable

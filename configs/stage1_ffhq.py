@@ -1,9 +1,9 @@
 """Stage 1 on faces (reference configs/train-two-stage/train_stage1_ffhq.yaml): scale 1-8, patch 16, batch 32."""
-from liifusion_jax.config import sibling_config
+from . import stage1
 
 
 def get_config(arg=None):
-  c = sibling_config(__file__, "stage1", arg)
+  c = stage1.get_config(arg)
   c.data.repeat = 1
   c.data.patch = 16
   c.data.scale_max = 8.0

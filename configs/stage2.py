@@ -5,13 +5,14 @@ scale 1-4, Adam 3e-5 for generator and discriminator) from `init_from`: a stage-
 `runs/stage1`, train.py's default for configs/stage1.py) or `pretrained:stage1`, the bundled model.
 `configs/stage2.py:quick` continues the quick stage-1 run (`runs/stage1_quick`) on the built-in photographs.
 """
-from liifusion_jax.config import sibling_config
+from . import stage1
 
 
 def get_config(arg=None):
-  c = sibling_config(__file__, "stage1", arg)
+  c = stage1.get_config(arg)
   c.stage = "stage2"
-  c.init_from = f"runs/stage1_{arg}" if arg else "runs/stage1"
+  # The stage-1 run of the same variant, where train.py leaves it (runs/stage1, runs/stage1_quick).
+  c.init_from = f"workdir:stage1:{arg}" if arg else "workdir:stage1"
   c.data.sample_patch = True     # whole LR-sized HR windows, so SR and HR are images for D and VGG
   c.model.steps = 4
   c.model.start_from_q_sample = False  # DiffIR's training start from q(z_T | z_0); reference: noise

@@ -1,7 +1,10 @@
 """Loading ml_collections Python configs and applying `--config.a.b=value` overrides."""
 import ast
+import hashlib
+import importlib.machinery
 import importlib.util
 import pathlib
+import sys
 
 import ml_collections
 
@@ -32,29 +35,51 @@ def config_file(path):
                     f"{', '.join(bundled_config_names())})")
 
 
+def _config_module(file):
+  """Runs a config file as a module of a package made of its folder (a fresh one each time), so that a
+  config extends another of its folder with a plain relative import: `from . import stage1`."""
+  folder = file.resolve().parent
+  package = f"_liifusion_configs_{hashlib.sha1(str(folder).encode()).hexdigest()[:12]}"
+  for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
+    del sys.modules[name]  # a config file edited since the last load is read again
+  package_spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
+  package_spec.submodule_search_locations = [str(folder)]
+  sys.modules[package] = importlib.util.module_from_spec(package_spec)
+  module_spec = importlib.util.spec_from_file_location(f"{package}.{file.stem}", file)
+  module = importlib.util.module_from_spec(module_spec)
+  sys.modules[module_spec.name] = module
+  module_spec.loader.exec_module(module)
+  return module
+
+
+def default_workdir(spec):
+  """The run folder of a config spec: runs/<config file stem>[_<variant>] (configs/stage1.py:quick and
+  stage1:quick -> runs/stage1_quick), where train.py runs it without --workdir."""
+  path, _, variant = str(spec).partition(":")
+  return str(pathlib.Path("runs") / "_".join(filter(None, (pathlib.Path(path).stem, variant))))
+
+
+# `init_from = WORKDIR_OF + "stage1:quick"` in a config: the default workdir of that config's run.
+WORKDIR_OF = "workdir:"
+
+
 def load_config(spec, lock=True):
   """Runs `get_config(arg)` of a config given as `PATH`, `PATH:ARG`, `NAME` or `NAME:ARG`, where
-  NAME is a bundled config (`stage1:quick`, see `config_file`)."""
+  NAME is a bundled config (`stage1:quick`, see `config_file`). An `init_from` of `workdir:SPEC`
+  becomes `default_workdir(SPEC)`: stage 2 starts from the stage-1 run that train.py left there."""
   path, _, arg = str(spec).partition(":")
-  file = config_file(path)
-  module_spec = importlib.util.spec_from_file_location(f"_config_{file.stem}", file)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
+  module = _config_module(config_file(path))
   if not hasattr(module, "get_config"):
     raise ConfigError(f"{path} defines no get_config()")
   try:
     config = module.get_config(arg or None)
   except ValueError as error:  # an unknown variant (PATH:NAME)
     raise ConfigError(f"{path}: {error}") from None
+  if str(config.get("init_from", "")).startswith(WORKDIR_OF):
+    config.init_from = default_workdir(config.init_from[len(WORKDIR_OF):])
   if lock:
     config.lock()
   return config
-
-
-def sibling_config(config_file, name, arg=None):
-  """The (unlocked) config of `name`.py in the folder of `config_file`: configs that extend another."""
-  path = pathlib.Path(config_file).with_name(f"{name}.py")
-  return load_config(f"{path}:{arg}" if arg else path, lock=False)
 
 
 def leaf_keys(config, prefix=""):

@@ -20,7 +20,7 @@ import numpy as np
 import optax
 
 from liifusion_jax import sharding
-from liifusion_jax.checkpoints import RunCheckpoints, load_params, save_params
+from liifusion_jax.checkpoints.run import RunCheckpoints, load_params, save_params
 from liifusion_jax.config import apply_overrides, load_config
 from liifusion_jax.data import defaults, images
 from liifusion_jax.data.sampler import make_batch

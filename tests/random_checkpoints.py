@@ -10,7 +10,7 @@ import functools
 import jax
 import numpy as np
 
-from liifusion_jax.checkpoints import save_params
+from liifusion_jax.checkpoints.run import save_params
 from liifusion_jax.convert import model_param_shapes as _shapes
 
 CHUNK = 4096

@@ -1,6 +1,6 @@
 import pytest
 
-from liifusion_jax.checkpoints import CheckpointError
+from liifusion_jax.checkpoints.errors import CheckpointError
 from liifusion_jax.cli.errors import UsageError, user_errors
 from liifusion_jax.config import ConfigError
 from liifusion_jax.data.images import ImageError

@@ -5,7 +5,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from conftest import REPO
-from liifusion_jax.checkpoints import load_params
+from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.convert import discriminator_params_from_state_dict, params_from_state_dict, stage_of
 from liifusion_jax.convert.__main__ import main
 from liifusion_jax.models.discriminator import SPECTRAL

@@ -193,7 +193,7 @@ def test_batch_shapes_ranges_and_gt_at_coords(sample_patch):
   q = 64 if sample_patch else 40
   assert {k: v.shape for k, v in b.items()} == {
       "inp": (3, 8, 8, 3), "gt": (3, q, 3), "coord": (3, q, 2), "cell": (3, q, 2),
-      "hr": (3, hb, hb, 3), "lr_up": (3, hb, 8), "scale": (3,)}
+      "hr": (3, hb, hb, 3), "lr_to_hr_matrix": (3, hb, 8), "scale": (3,)}
   assert all(v.dtype == np.float32 for v in b.values())
   assert 1 <= s <= 4 and np.all(b["scale"] == b["scale"][0])
   assert np.abs(b["coord"]).max() < 1
@@ -233,7 +233,7 @@ def test_lr_is_the_downsampled_crop_and_prior_input_holds_lr_up():
       # PIL's fixed-point resize commutes with the flips only up to one 8-bit step.
       np.testing.assert_allclose(b["inp"][i], resize_pil_bicubic(hr[i], (8, 8)),
                                  atol=0 if not augment else 1.01 / 255)
-    prior_in, mask = jax.jit(padded_prior_input)(b["inp"], b["hr"], b["lr_up"])
+    prior_in, mask = jax.jit(padded_prior_input)(b["inp"], b["hr"], b["lr_to_hr_matrix"])
     want_in, want_mask = _host_prior_input(b, crop)
     np.testing.assert_allclose(prior_in, want_in, atol=1e-6)
     np.testing.assert_array_equal(mask, want_mask)
@@ -244,7 +244,7 @@ def test_device_prior_input_equals_the_host_one_at_training_size(scale):
   b = make_batch(defaults.train_source(), np.random.default_rng(0), batch_size=2, patch=48,
                  scale_min=scale, scale_max=scale, sample_q=16)
   crop = round(48 * scale)
-  prior_in, mask = jax.jit(padded_prior_input)(b["inp"], b["hr"], b["lr_up"])
+  prior_in, mask = jax.jit(padded_prior_input)(b["inp"], b["hr"], b["lr_to_hr_matrix"])
   want_in, want_mask = _host_prior_input(b, crop)
   assert prior_in.shape == want_in.shape and prior_in.dtype == np.float32
   np.testing.assert_allclose(prior_in, want_in, atol=1e-6)
@@ -260,12 +260,12 @@ def test_bucket_padding_and_mask():
     hb = b["hr"].shape[1]
     assert hb % 16 == 0 and hb - 16 < crop <= hb
     seen.add(hb)
-    np.testing.assert_array_equal(b["lr_up"][0, :crop], bicubic_matrix(8, crop))
-    assert not np.any(b["lr_up"][:, crop:])
+    np.testing.assert_array_equal(b["lr_to_hr_matrix"][0, :crop], bicubic_matrix(8, crop))
+    assert not np.any(b["lr_to_hr_matrix"][:, crop:])
     mask = np.zeros((1, hb, hb, 1), np.float32)
     mask[:, :crop, :crop] = 1
     assert not np.any(b["hr"] * (1 - mask))
-    prior_in, prior_mask = padded_prior_input(b["inp"], b["hr"], b["lr_up"])
+    prior_in, prior_mask = padded_prior_input(b["inp"], b["hr"], b["lr_to_hr_matrix"])
     np.testing.assert_array_equal(prior_mask, mask)
     assert not np.any(np.asarray(prior_in) * (1 - mask))
   assert len(seen) > 1  # the scale, hence the bucket, changes between batches

@@ -1,5 +1,6 @@
 """The commands outside a checkout: bundled configs by name, `python -m liifusion_jax`, console scripts,
 and (slow) a wheel installed into a fresh virtual environment."""
+import ast
 import importlib
 import os
 import pathlib
@@ -17,7 +18,8 @@ from PIL import Image
 from cli_helpers import exit_status, smooth_photo
 from conftest import REPO
 from liifusion_jax import __main__ as module_main
-from liifusion_jax.config import ConfigError, load_config
+from liifusion_jax.config import ConfigError, default_workdir, load_config
+from liifusion_jax.inference.upscaler import DEFAULT_CHUNK
 
 COMMANDS = ("train", "eval", "upscale")
 
@@ -30,6 +32,39 @@ def test_bundled_config_by_name():
     load_config("stage3")
   with pytest.raises(ConfigError, match="config file not found: nowhere/stage1"):
     load_config("nowhere/stage1")  # a path is never a name
+
+
+def test_configs_are_data_that_extend_their_siblings():
+  """The bundled configs import ml_collections and each other, nothing of the package; stage 2 starts
+  from the workdir train.py gives its stage-1 config; the evaluation chunk is the upscaler's default."""
+  for file in (REPO / "configs").glob("*.py"):
+    for node in ast.walk(ast.parse(file.read_text())):
+      if isinstance(node, ast.Import):
+        assert [a.name for a in node.names] == ["ml_collections"], file
+      elif isinstance(node, ast.ImportFrom):
+        assert node.level == 1 and node.module is None, file  # from . import stage1
+  for variant in ("", ":quick"):
+    assert load_config(f"stage2{variant}").init_from == default_workdir(f"configs/stage1.py{variant}")
+  assert load_config("pretrained:stage2").init_from == default_workdir("pretrained:stage1")
+  assert load_config("stage1").eval_chunk == DEFAULT_CHUNK
+
+
+def test_a_config_extends_a_sibling_read_afresh(tmp_path):
+  """A config of the user's own folder extends a sibling by a relative import; an edit is seen at the
+  next load, and two folders' configs of the same name do not mix."""
+  for folder, width in (("a", 32), ("b", 16)):
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / "base.py").write_text(
+        f"import ml_collections\n\ndef get_config(arg=None):\n  return ml_collections.ConfigDict("
+        f"{{'width': {width}, 'init_from': 'workdir:base:' + str(arg)}})\n")
+    (tmp_path / folder / "wide.py").write_text(
+        "from . import base\n\ndef get_config(arg=None):\n  c = base.get_config(arg)\n  c.width *= 2\n"
+        "  return c\n")
+  assert load_config(tmp_path / "a" / "wide.py:x").to_dict() == {"width": 64, "init_from": "runs/base_x"}
+  assert load_config(tmp_path / "b" / "wide.py").width == 32
+  (tmp_path / "a" / "base.py").write_text(
+      "import ml_collections\n\ndef get_config(arg=None):\n  return ml_collections.ConfigDict({'width': 8})\n")
+  assert load_config(tmp_path / "a" / "wide.py").width == 16
 
 
 def test_console_scripts_are_the_cli_mains():

@@ -216,7 +216,7 @@ def test_unwritable_json_fails_at_once_and_leaves_nothing(tmp_path, capsys):
 def test_non_finite_weights_are_refused_on_load(tmp_path, capsys):
   from random_checkpoints import CHUNK, random_params
 
-  from liifusion_jax.checkpoints import save_params
+  from liifusion_jax.checkpoints.run import save_params
 
   diverged = jax.tree.map(lambda x: np.full_like(x, np.nan), random_params("stage1"))
   save_params(tmp_path / "nan", diverged, {"stage": "stage1", "config": {"model": {}, "eval_chunk": CHUNK}})

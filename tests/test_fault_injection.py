@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from liifusion_jax.checkpoints import CheckpointError, load_params, reason
+from liifusion_jax.checkpoints.errors import CheckpointError
+from liifusion_jax.checkpoints.run import load_params
+from liifusion_jax.error_text import reason
 from liifusion_jax.cli import train as cli
 from liifusion_jax.config import ConfigError, apply_overrides, load_config
 from liifusion_jax.train import loop, metrics_log, preflight, workdir_lock
@@ -200,7 +202,7 @@ def test_config_note_names_the_changed_keys(tmp_path, capsys):
 
 KILL_DURING_SAVE = """
 import os, signal, sys
-from liifusion_jax.checkpoints import RunCheckpoints
+from liifusion_jax.checkpoints.run import RunCheckpoints
 
 save = RunCheckpoints.save
 
@@ -231,7 +233,7 @@ def test_kill_during_a_save_then_resume_exactly(stage1_runs, tmp_path):
 
 FULL_DISK_AT_FIRST_SAVE = """
 import resource, signal, sys
-from liifusion_jax.checkpoints import RunCheckpoints
+from liifusion_jax.checkpoints.run import RunCheckpoints
 
 save = RunCheckpoints.save
 
@@ -307,7 +309,8 @@ def test_a_signal_saves_the_step_then_the_rerun_resumes_exactly(signum, code, na
 FAILED_SAVE_THEN_CHECK = """
 import resource, signal, sys, time
 import numpy as np
-from liifusion_jax.checkpoints import CheckpointError, RunCheckpoints
+from liifusion_jax.checkpoints.errors import CheckpointError
+from liifusion_jax.checkpoints.run import RunCheckpoints
 
 checkpoints = RunCheckpoints(sys.argv[1])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from jax.sharding import AbstractMesh, PartitionSpec as P
 
-from liifusion_jax.checkpoints import load_params
+from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax import sharding
 from liifusion_jax.train import distributed
 

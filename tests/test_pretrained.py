@@ -5,9 +5,10 @@ import jax
 import numpy as np
 import pytest
 
-from liifusion_jax import checkpoints
-from liifusion_jax.checkpoints import (CheckpointError, load_inference_file, load_params, save_inference_file,
-                                      save_params)
+from liifusion_jax.checkpoints import inference_file
+from liifusion_jax.checkpoints.errors import CheckpointError
+from liifusion_jax.checkpoints.inference_file import load_inference_file, save_inference_file
+from liifusion_jax.checkpoints.run import load_params, save_params
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.pretrained import export
 from cli_helpers import exit_status
@@ -57,14 +58,14 @@ def test_provenance_names_every_training_folder():
   assert export.training_data(data) == "DIV2K_train_HR + Flickr2K_HR + scikit-image's built-in photographs"
 
 
-@pytest.mark.parametrize("name", checkpoints.PRETRAINED_NAMES)
+@pytest.mark.parametrize("name", inference_file.PRETRAINED_NAMES)
 def test_bundled_models_load_by_name(name):
-  params, meta = load_params(checkpoints.PRETRAINED + name, expected_stage=name)
+  params, meta = load_params(inference_file.PRETRAINED + name, expected_stage=name)
   record = meta["provenance"]
   assert record["steps"] > 0 and "SunHays80" in record["data"] and record["commit"]
   assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(params))
   with pytest.raises(CheckpointError, match="is a"):
-    load_params(checkpoints.PRETRAINED + name, expected_stage=({"stage1", "stage2"} - {name}).pop())
+    load_params(inference_file.PRETRAINED + name, expected_stage=({"stage1", "stage2"} - {name}).pop())
 
 
 def test_bundled_stage2_upscales_better_than_noise():
@@ -116,7 +117,7 @@ def test_upscale_defaults_to_the_bundled_model_and_compares(tmp_path):
 
 def _with_one_bad_value(tmp_path, name, key, value):
   """A copy of bundled model `name` with one value of array `key` replaced."""
-  with np.load(checkpoints.resolve_inference_file(checkpoints.PRETRAINED + name)) as data:
+  with np.load(inference_file.resolve_inference_file(inference_file.PRETRAINED + name)) as data:
     arrays = {k: data[k] for k in data.files}
   arrays[key] = arrays[key].copy()
   arrays[key].flat[-1] = value
@@ -124,10 +125,10 @@ def _with_one_bad_value(tmp_path, name, key, value):
   return tmp_path / "broken.npz"
 
 
-@pytest.mark.parametrize("name", checkpoints.PRETRAINED_NAMES)
+@pytest.mark.parametrize("name", inference_file.PRETRAINED_NAMES)
 def test_every_array_of_an_inference_file_is_checked_on_load(name, tmp_path):
   """NaN in stage 2's encoder or condition encoder made a flat grey image, with exit 0."""
-  with np.load(checkpoints.resolve_inference_file(checkpoints.PRETRAINED + name)) as data:
+  with np.load(inference_file.resolve_inference_file(inference_file.PRETRAINED + name)) as data:
     keys = [k for k in data.files if k != "meta.json"]
   last_of_each_module = {k.split("/")[1]: k for k in sorted(keys)}
   for i, key in enumerate(last_of_each_module.values()):

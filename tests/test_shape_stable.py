@@ -6,10 +6,11 @@ import jax
 import numpy as np
 import pytest
 
+from liifusion_jax.data.images import normalise
 from liifusion_jax.inference import canvas
 from liifusion_jax.inference.chunked_decode import query_grid, to_image
 from liifusion_jax.inference.upscaler import Upscaler, prior_noise
-from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.factory import build_model
 from random_checkpoints import random_params
 
 # Every new program is lowered once, whether XLA then compiles it or loads it from the disk cache.
@@ -49,7 +50,7 @@ def test_frame_indexes_the_padded_and_rolled_map(n, offset):
   for key, source in (("reflect", padded), ("roll", rolled)):
     src = source[np.clip(positions, 0, n_pad - 1)]
     check = in_map & (src >= offset) & (src < offset + side)  # sources held by the canvas
-    np.testing.assert_array_equal(positions[axis[key][0]][check], src[check])
+    np.testing.assert_array_equal(positions[getattr(axis, key)[0]][check], src[check])
   assert canvas.side(n_pad) % canvas.WINDOW == 0 and canvas.side(n_pad) >= n_pad
 
 

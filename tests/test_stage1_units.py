@@ -82,7 +82,7 @@ def test_prior_encoder_mask_equals_unpadded():
   """Two images of different sizes on one padded canvas (one off the corner) give the same z as
   each image alone: what lets training bucket variable HR crops into a few static shapes."""
   rng = np.random.default_rng(0)
-  enc = PriorEncoder(n_feats=8)
+  enc = PriorEncoder(n_feats=8, dim=32)
   a = rng.normal(size=(1, 13, 11, 6)).astype(np.float32)
   b = rng.normal(size=(1, 9, 14, 6)).astype(np.float32)
   params = _random_params(enc, a)
@@ -213,7 +213,7 @@ def test_converter_tree_matches_model_and_rejects_bad_keys(golden):
 
 
 def test_scale_aware_prior_variant():
-  model = LIIFusionStage1(n_feats=8, scale_aware_prior=True)
+  model = LIIFusionStage1(n_feats=8, prior_dim=32, scale_aware_prior=True)
   assert _init_shapes(model)["scale_embed_0"]["kernel"] == (2, 32)
   rng = np.random.default_rng(4)
   prior_in = jnp.asarray(rng.normal(size=(1, 16, 16, 6)), jnp.float32)

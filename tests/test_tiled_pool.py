@@ -3,11 +3,12 @@ upscaling, whose HR prior is pooled that way, gives what the model gives applied
 import jax.numpy as jnp
 import numpy as np
 
+from liifusion_jax.data.images import normalise
 from liifusion_jax.inference import tiled_pool
 from liifusion_jax.inference import upscaler as upscaler_module
 from liifusion_jax.inference.chunked_decode import query_grid, to_image
 from liifusion_jax.inference.upscaler import Upscaler
-from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.factory import build_model
 from random_checkpoints import random_params
 
 

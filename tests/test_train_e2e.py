@@ -5,7 +5,8 @@ import jax
 import numpy as np
 import pytest
 
-from liifusion_jax.checkpoints import CheckpointError, load_params
+from liifusion_jax.checkpoints.errors import CheckpointError
+from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.cli import train as cli
 from liifusion_jax.config import ConfigError, apply_overrides, load_config
 from liifusion_jax.train import loop

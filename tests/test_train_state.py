@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 import pytest
 
-from liifusion_jax.checkpoints import RunCheckpoints
+from liifusion_jax.checkpoints.run import RunCheckpoints
 from liifusion_jax.train.state import DiscriminatorState, TrainState, adam
 from train_helpers import assert_trees_equal
 

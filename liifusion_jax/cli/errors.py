@@ -4,7 +4,7 @@ traceback."""
 import contextlib
 import sys
 
-from liifusion_jax.checkpoints import CheckpointError
+from liifusion_jax.checkpoints.errors import CheckpointError
 from liifusion_jax.config import ConfigError
 from liifusion_jax.data.images import ImageError
 from liifusion_jax.train.errors import TrainingError

@@ -18,15 +18,14 @@ import numpy as np
 from tqdm import tqdm
 
 from liifusion_jax import compilation_cache
-from liifusion_jax.checkpoints import PRETRAINED
+from liifusion_jax.checkpoints.inference_file import PRETRAINED
 from liifusion_jax.cli import flags, outputs, resources
 from liifusion_jax.cli.errors import UsageError, user_errors
 from liifusion_jax.cli.flags import scale_name
 from liifusion_jax.cli.logs import quiet_logs
-from liifusion_jax.data.images import save_image
+from liifusion_jax.data.images import normalise, save_image
 from liifusion_jax.files import written_whole
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
-from liifusion_jax.models.factory import normalise
 from liifusion_jax.evaluation import datasets, paper_tables, protocols
 from liifusion_jax.inference import canvas
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler

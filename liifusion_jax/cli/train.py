@@ -1,11 +1,10 @@
 """Command line of train.py: a config file, a workdir, and `--config.key=value` overrides."""
 import argparse
 import logging
-import pathlib
 import sys
 
 from liifusion_jax.cli.errors import user_errors
-from liifusion_jax.config import apply_overrides, bundled_config_names, load_config
+from liifusion_jax.config import apply_overrides, bundled_config_names, default_workdir, load_config
 
 # What Ctrl-C prints (and exits 130): the run resumes from its last checkpoint.
 INTERRUPTED = "interrupted: the last saved checkpoint stays; run the same command to resume"
@@ -27,12 +26,6 @@ def parse_args(argv):
       parser.error(f"unrecognised argument {item!r}")
     overrides.append(item[len("--config."):])
   return args, overrides
-
-
-def default_workdir(config_spec):
-  """runs/<config file stem>[_<variant>]: configs/stage1.py:quick -> runs/stage1_quick."""
-  path, _, variant = str(config_spec).partition(":")
-  return str(pathlib.Path("runs") / "_".join(filter(None, (pathlib.Path(path).stem, variant))))
 
 
 class _OrbaxEchoes(logging.Filter):

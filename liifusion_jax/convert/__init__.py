@@ -31,7 +31,7 @@ def model_param_shapes(stage):
   if stage == "stage1":
     return jax.eval_shape(model.init, key, lr, jnp.zeros((1, 16, 16, 3)), coord, cell)["params"]
   return jax.eval_shape(lambda k: model.init(k, lr, jnp.zeros((1, 16, 16, 6)), coord, cell,
-                                             jnp.zeros((1, 256)), method="train_forward"), key)["params"]
+                                             jnp.zeros((1, model.prior_dim)), method="train_forward"), key)["params"]
 
 
 def check_shapes(stage, params):

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from liifusion_jax.checkpoints import RunCheckpoints, save_params
+from liifusion_jax.checkpoints.run import RunCheckpoints, save_params
 from liifusion_jax.config import load_config
 from liifusion_jax.convert import check_shapes, discriminator_params_from_state_dict, params_from_state_dict
 from liifusion_jax.train.stage2 import Stage2

@@ -1,4 +1,4 @@
-"""Reading and writing image files as RGB HWC arrays."""
+"""Reading and writing image files as RGB HWC arrays, and their values as the networks meet them."""
 import os
 
 import numpy as np
@@ -51,6 +51,11 @@ def as_float01(img):
   if img.dtype == np.uint8:
     return img.astype(np.float32) / np.float32(255)
   return img.astype(np.float32)
+
+
+def normalise(x):
+  """[0, 1] images to the networks' [-1, 1] (the reference's data_norm: sub 0.5, div 0.5)."""
+  return (x - 0.5) / 0.5
 
 
 def load_image(path):

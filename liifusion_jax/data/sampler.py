@@ -93,12 +93,12 @@ def make_batch(images, rng, *, batch_size, patch=48, scale_min=1, scale_max=4, s
   Keys: 'inp' (b, patch, patch, 3) LR; 'gt' (b, Q, 3) and 'coord' (b, Q, 2) at the sampled HR pixel
   centres (Q = sample_q, or patch**2 with `sample_patch`); 'cell' (b, Q, 2) = (2/H, 2/W) of the HR
   crop; 'hr' (b, Hb, Hb, 3) the HR crop, zero beyond it up to the bucket size
-  Hb = ceil(H / bucket) * bucket (so a jitted step compiles once per bucket); 'lr_up' (b, Hb, patch)
-  the matrix upsampling the LR patch to the crop with torch's bicubic `interpolate` semantics
-  (`bicubic_matrix(patch, H)`), zero rows beyond the crop; 'scale' (b,) the drawn s.
+  Hb = ceil(H / bucket) * bucket (so a jitted step compiles once per bucket); 'lr_to_hr_matrix'
+  (b, Hb, patch) the matrix upsampling the LR patch to the crop with torch's bicubic `interpolate`
+  semantics (`bicubic_matrix(patch, H)`), zero rows beyond the crop; 'scale' (b,) the drawn s.
   The prior input of Eq. (1), Concat(HR, LR-up), and its mask are not shipped: the train step builds
-  them from 'inp', 'hr' and 'lr_up' (`models.stage1.padded_prior_input`), which is cheap on the
-  device and halves the bytes a batch carries from the loader's worker processes.
+  them from 'inp', 'hr' and 'lr_to_hr_matrix' (`models.stage1.padded_prior_input`), which is cheap on
+  the device and halves the bytes a batch carries from the loader's worker processes.
   """
   if batch_size % shard_count:
     raise ValueError(f"batch_size {batch_size} is not divisible by shard_count {shard_count}")
@@ -133,8 +133,8 @@ def make_batch(images, rng, *, batch_size, patch=48, scale_min=1, scale_max=4, s
   hb = bucket_size(crop, bucket)
   # One matrix per slot, not one per batch: every array keeps the batch axis leading, so the batch
   # splits over processes and devices like the others (it is small: Hb x patch floats).
-  lr_up = np.zeros((b, hb, patch), np.float32)
-  lr_up[:, :crop] = bicubic_matrix(patch, crop)
+  lr_to_hr_matrix = np.zeros((b, hb, patch), np.float32)
+  lr_to_hr_matrix[:, :crop] = bicubic_matrix(patch, crop)
   hr_padded = np.zeros((b, hb, hb, 3), np.float32)
   hr_padded[:, :crop, :crop] = hr
   return {
@@ -143,6 +143,6 @@ def make_batch(images, rng, *, batch_size, patch=48, scale_min=1, scale_max=4, s
       "coord": coord,
       "cell": make_cell(coord, (crop, crop)),
       "hr": hr_padded,
-      "lr_up": lr_up,
+      "lr_to_hr_matrix": lr_to_hr_matrix,
       "scale": np.full((b,), scale, np.float32),
   }

@@ -1,10 +1,10 @@
 """Fixed-size square canvases, so that images of any size run through a few compiled programs.
 
 An image (or a window of it) is placed on a canvas whose side is one of `BUCKETS`; everything that
-depends on the image's true size enters the networks as arrays (`frame`), never as a shape:
-- `mask`: 1 on the image's pixels; the convolutions zero everything outside it after every layer,
-  so each one sees the zero 'same' padding of the true border (`map`: the same for the injector's
-  padded map, before its last conv);
+depends on the image's true size enters the networks as arrays (a `Frame`), never as a shape:
+- `image_mask`: 1 on the image's pixels; the convolutions zero everything outside it after every
+  layer, so each one sees the zero 'same' padding of the true border (`map_mask`: the same for the
+  injector's padded map, before its last conv);
 - the prior injector's reflect padding to a multiple of the window (a whole window when already a
   multiple, as the reference), the shifted blocks' roll by half a window over that padded map and
   the region labels of Swin's shift mask: index arrays into the canvas;
@@ -13,6 +13,7 @@ depends on the image's true size enters the networks as arrays (`frame`), never 
 On the image's pixels the canvas then computes what the unpadded image computes, to float rounding.
 Shapes depend on the canvas side only.
 """
+import flax.struct
 import numpy as np
 
 from liifusion_jax.coords import make_coord
@@ -96,20 +97,48 @@ def _axis(n, offset, size, window):
       "reflect": to_canvas(_reflect(i, n), in_map),
       "roll": to_canvas(np.where(before, i + half, np.mod(i + half, n_pad)), in_map | before),
       "unroll": to_canvas(back, in_map),
-      "labels": labels.astype(np.int32),  # Swin's 3 regions per axis, 3 = off the map
+      "shift_regions": labels.astype(np.int32),  # Swin's 3 regions per axis, 3 = off the map
       "centres": make_coord((n,))[np.clip(i, 0, n - 1), 0],
   }
 
 
+@flax.struct.dataclass
+class Frame:
+  """What makes a canvas of S pixels a side compute the features and decoding of the image it holds
+  (see the module docstring); a pytree of arrays, so it passes through `jax.jit`. Per-axis index
+  arrays are (2, S), rows then columns; they index canvas positions.
+
+  image_mask: (1, S, S, 1) float32, 1 on the image's pixels: the convolutions zero the rest.
+  map_mask: (1, S, S, 1) float32, 1 on the injector's reflect-padded map, zeroed before its last conv.
+  reflect: the injector's reflect padding to a multiple of the window.
+  roll: the shifted blocks' roll by half a window over that padded map; unroll: its inverse.
+  shift_regions: (2, S) int32, Swin's 3 regions of the shift mask per axis (3: off the map).
+  centres: (2, S) float32, the image's feature pixel centres (`make_coord`) at each canvas position.
+  image_size: (2,) float32, the image's size (h, w) in feature pixels.
+  offset: (2,) int32, the image position (y, x) of the canvas's first pixel.
+  ensemble_shift: (4, 2) float32, the local ensemble's offsets to the 4 neighbours (`ensemble_shift`).
+  """
+  image_mask: np.ndarray
+  map_mask: np.ndarray
+  reflect: np.ndarray
+  roll: np.ndarray
+  unroll: np.ndarray
+  shift_regions: np.ndarray
+  centres: np.ndarray
+  image_size: np.ndarray
+  offset: np.ndarray
+  ensemble_shift: np.ndarray
+
+
 def frame(image_hw, offset, size, window=WINDOW):
-  """The arrays (a dict of numpy arrays) that make a `size`-pixel canvas at `offset` (y, x) of an
-  image of `image_hw` compute the image's own features and decoding; see the module docstring."""
+  """The `Frame` of a `size`-pixel canvas at `offset` (y, x) of an image of `image_hw`."""
   ys, xs = (_axis(n, o, size, window) for n, o in zip(image_hw, offset))
-  return {
-      "mask": region_mask(offset, size, (0, 0), image_hw),
-      "map": region_mask(offset, size, (0, 0), [padded_size(n, window) for n in image_hw]),
-      **{key: np.stack([ys[key], xs[key]]) for key in ("reflect", "roll", "unroll", "labels", "centres")},
-      "size": np.asarray(image_hw, np.float32),
-      "offset": np.asarray(offset, np.int32),
-      "shift": ensemble_shift(*image_hw),
-  }
+  return Frame(
+      image_mask=region_mask(offset, size, (0, 0), image_hw),
+      map_mask=region_mask(offset, size, (0, 0), [padded_size(n, window) for n in image_hw]),
+      **{key: np.stack([ys[key], xs[key]])
+         for key in ("reflect", "roll", "unroll", "shift_regions", "centres")},
+      image_size=np.asarray(image_hw, np.float32),
+      offset=np.asarray(offset, np.int32),
+      ensemble_shift=ensemble_shift(*image_hw),
+  )

@@ -1,12 +1,12 @@
 """Global average pools of conv activations over images of any size, tile by tile, in bounded memory.
 
 The prior encoder (Eq. 1) and stage 2's condition encoder end in a global average pool of their last
-conv activation (B, H, W, 4C): on a 2040 x 1350 image that map alone is 2.8 GB. Its pool is the sum
-of per-tile sums divided by H * W, each tile's conv stack run on a canvas reaching POOL_HALO pixels
-past the tile (more than the encoder's eleven 3x3 convs see), so every summed pixel is the whole image's
-to float rounding. Canvases have fixed sides (`canvas.BUCKETS`, or tile + 2 * POOL_HALO), the image's
-mask zeroing every conv output off the image, so a folder of images of many sizes compiles a few
-programs. `windows` also places the upscaler's feature canvases.
+conv activation (B, H, W, D), D the prior's length: on a 2040 x 1350 image that map alone is 2.8 GB.
+Its pool is the sum of per-tile sums divided by H * W, each tile's conv stack run on a canvas reaching
+POOL_HALO pixels past the tile (more than the encoder's eleven 3x3 convs see), so every summed pixel is
+the whole image's to float rounding. Canvases have fixed sides (`canvas.BUCKETS`, or tile + 2 *
+POOL_HALO), the image's mask zeroing every conv output off the image, so a folder of images of many
+sizes compiles a few programs. `windows` also places the upscaler's feature canvases.
 """
 import jax
 import jax.numpy as jnp
@@ -37,7 +37,7 @@ def windows(hw, tile, halo, need=lambda n: n):
 
 def activation_sum(model, encoder):
   """jitted (params, canvas (1, s, s, C), image mask (1, s, s, 1), inside (1, s, s, 1)) -> sum of the
-  `encoder` submodule's last activation over the pixels where `inside` is 1, (1, 4C)."""
+  `encoder` submodule's last activation over the pixels where `inside` is 1, (1, D)."""
   def total(params, image, mask, inside):
     act = model.apply({"params": params}, image, mask,
                       method=lambda m, x, mask: getattr(m, encoder).activations(x, mask))
@@ -46,7 +46,7 @@ def activation_sum(model, encoder):
 
 
 def pooled_in_tiles(sum_fn, params, image, tile, halo=None):
-  """The global average pool (1, 4C) of an encoder's last activation over `image` (1, H, W, C, host
+  """The global average pool (1, D) of an encoder's last activation over `image` (1, H, W, C, host
   array), from `sum_fn = activation_sum(...)` on canvases of at most tile + 2 * halo pixels a side."""
   halo = POOL_HALO if halo is None else halo
   _, h, w, _ = image.shape

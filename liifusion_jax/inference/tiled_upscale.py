@@ -7,7 +7,7 @@ the injector's padding) on one canvas of a bucketed side; a larger one tile by t
 field of a tile's output (34 EDSR convs, six blocks of 8x8-window attention reaching at most 7 pixels
 each, the injector's conv, the decoder's 3x3 projection and local ensemble), so a tile's features
 are the whole image's to float rounding. Canvas offsets are multiples of the attention window, so a
-canvas's windows are the whole image's; the frame (`canvas.frame`) carries the image's padding, roll
+canvas's windows are the whole image's; the frame (`canvas.Frame`) carries the image's padding, roll
 and coordinates. Each tile decodes the output pixels whose LR positions fall in it.
 """
 from liifusion_jax.inference import canvas, tiled_pool

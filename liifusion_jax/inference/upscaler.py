@@ -25,10 +25,12 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import sharding
+from liifusion_jax.checkpoints.inference_file import PRETRAINED
+from liifusion_jax.checkpoints.run import load_params
+from liifusion_jax.data.images import normalise
 from liifusion_jax.inference import canvas, chunked_decode, tiled_pool, tiled_upscale
 from liifusion_jax.inference.self_ensemble import dihedral_mean
-from liifusion_jax.checkpoints import PRETRAINED, load_params
-from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.factory import build_model
 from liifusion_jax.models.stage1 import make_prior_input
 
 DEFAULT_CHUNK = 30000  # queries per decoder call: the reference's eval_bsize
@@ -79,7 +81,7 @@ class Upscaler:
           method=lambda m, pooled, noise: m.prior_generator(m.condition_encoder.head(pooled), noise)))
     self._encode = jax.jit(lambda p, lr, frame, z: model.apply(
         {"params": p}, lr, frame, z,
-        method=lambda m, lr, frame, z: m.inject(m.features(lr, frame["mask"]), z, frame)))
+        method=lambda m, lr, frame, z: m.inject(m.features(lr, frame.image_mask), z, frame)))
     # The decoder's first layer on the features runs once per canvas, not once per chunk of queries.
     self._project = jax.jit(lambda p, feat: model.apply({"params": p}, feat,
                                                         method=lambda m, f: m.decoder.project(f)))
@@ -97,7 +99,7 @@ class Upscaler:
 
     Args:
       path: a run folder, its checkpoints/ folder, one step folder, an inference file (.npz) or
-        `pretrained:NAME` (see `checkpoints.load_params`).
+        `pretrained:NAME` (see `checkpoints.run.load_params`).
       chunk: queries per decoder call; None: the run's `eval_chunk` (else DEFAULT_CHUNK).
       tile: as for `Upscaler`.
       precision: the caller's, not the run's: a model trained in bf16 evaluates in float32 unless

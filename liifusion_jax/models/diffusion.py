@@ -1,4 +1,4 @@
-"""Latent diffusion over the 4C-dim prior vector (Eq. 6-8): schedule, forward q, 4-step reverse sampler."""
+"""Latent diffusion over the prior vector z (Eq. 6-8): schedule, forward q, 4-step reverse sampler."""
 from typing import Any, Callable, NamedTuple, Optional
 
 import flax.linen as nn

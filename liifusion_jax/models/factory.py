@@ -1,6 +1,8 @@
 """The networks as the rest of the code meets them: built from a stage name, a config's `model`
 section and a precision (training, inference, conversion and benchmarks all build them here), fed
-[-1, 1] images."""
+[-1, 1] images (`data.images.normalise`)."""
+import dataclasses
+
 import jax.numpy as jnp
 
 from liifusion_jax.models.discriminator import UNetDiscriminatorSN
@@ -27,11 +29,14 @@ def build_model(stage, model_config, precision="float32"):
   return MODELS[stage](**dict(model_config), dtype=compute_dtype(precision))
 
 
+def complete_model_config(stage, model_config):
+  """A `model` section (dict) with the settings it leaves out at the network's defaults: what
+  `build_model` builds from it (a run saved before a setting was a config key holds fewer)."""
+  defaults = {f.name: f.default for f in dataclasses.fields(MODELS[stage])
+              if f.init and f.name not in ("parent", "name", "dtype")}
+  return {**defaults, **dict(model_config)}
+
+
 def build_discriminator(precision="float32"):
   """Stage 2's U-Net discriminator (Eq. 9's GAN term) computing in `precision`."""
   return UNetDiscriminatorSN(dtype=compute_dtype(precision))
-
-
-def normalise(x):
-  """[0, 1] images to the networks' [-1, 1] (the reference's data_norm: sub 0.5, div 0.5)."""
-  return (x - 0.5) / 0.5

@@ -36,7 +36,7 @@ def ensemble_queries(coord, height, width, frame=None):
   """The 4 local-ensemble neighbours of each query.
 
   coord: (B, Q, 2) as (y, x). Returns iy, ix (B, 4, Q) int32 and rel_coord (B, 4, Q, 2), the offset
-  from each neighbour's centre to the query in units of feature pixels. With a `canvas.frame` the
+  from each neighbour's centre to the query in units of feature pixels. With a `canvas.Frame` the
   feature map is a canvas of an image whose size is the frame's: coordinates are the image's, and
   iy, ix index the canvas.
   """
@@ -44,7 +44,7 @@ def ensemble_queries(coord, height, width, frame=None):
     size, shift, offset = jnp.asarray([height, width], coord.dtype), ensemble_shift(height, width), (0, 0)
     centres = [jnp.asarray(make_coord((n,))[:, 0]) for n in (height, width)]
   else:
-    size, shift, offset, centres = frame["size"], frame["shift"], frame["offset"], frame["centres"]
+    size, shift, offset, centres = frame.image_size, frame.ensemble_shift, frame.offset, frame.centres
   shifted = jnp.clip(coord[:, None] + shift[None, :, None], -1 + 1e-6, 1 - 1e-6)
   iy, ix = (jnp.clip(nearest_index(shifted[..., a], size[a]) - offset[a], 0, n - 1)
             for a, n in enumerate((height, width)))
@@ -103,7 +103,7 @@ class ConditionalLIIF(nn.Module):
     """RGB (B, Q, out_dim) at the queries, from `project`'s output (a canvas with its `frame`)."""
     b, h, w, _ = grid.shape
     iy, ix, rel_coord = ensemble_queries(coord, h, w, frame)
-    size = jnp.asarray([h, w], cell.dtype) if frame is None else frame["size"]
+    size = jnp.asarray([h, w], cell.dtype) if frame is None else frame.image_size
     flat = (iy * w + ix).reshape(b, -1, 1)
     x = jnp.take_along_axis(grid.reshape(b, h * w, -1), flat, axis=1).reshape(b, 4, -1, self.hidden)
     rel_cell = jnp.broadcast_to((cell * size)[:, None], rel_coord.shape)

@@ -76,9 +76,9 @@ def shifted_windows(x, window, frame=None):
     s = window // 2
     return (lambda t: jnp.roll(t, (-s, -s), axis=(1, 2)), shift_mask(h, w, window),
             lambda t: jnp.roll(t, (s, s), axis=(1, 2)))
-  labels = frame["labels"][0][:, None] * 4 + frame["labels"][1][None, :]
+  labels = frame.shift_regions[0][:, None] * 4 + frame.shift_regions[1][None, :]
   ids = window_partition(labels[None, :, :, None], window)[0, :, :, 0]
-  return (lambda t: gather(t, frame["roll"])), _region_mask(ids), (lambda t: gather(t, frame["unroll"]))
+  return (lambda t: gather(t, frame.roll)), _region_mask(ids), (lambda t: gather(t, frame.unroll))
 
 
 def window_attention(q, k, v, bias, dtype):
@@ -162,7 +162,7 @@ class PriorInjector(nn.Module):
   """Reflect-pad bottom/right to a multiple of the window (a whole extra window when already
   divisible, as the reference does), `depth` blocks (odd ones shifted), 3x3 conv, residual, crop.
 
-  With a `canvas.frame`, `feat` is a canvas: the padding and the shifts are the frame's gathers, and
+  With a `canvas.Frame`, `feat` is a canvas: the padding and the shifts are the frame's gathers, and
   the output is zero outside the image (the decoder's zero padding at the true border)."""
   dim: int = 64
   prior_dim: int = 256
@@ -183,7 +183,7 @@ class PriorInjector(nn.Module):
     if frame is None:
       raw = jnp.pad(feat, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
     else:
-      raw = gather(feat, frame["reflect"])
+      raw = gather(feat, frame.reflect)
     x = raw = raw.astype(self.dtype)
     for i in range(self.depth):
       x = InjectorBlock(self.dim, self.heads, self.window, shift=i % 2 == 1,
@@ -191,5 +191,5 @@ class PriorInjector(nn.Module):
     conv = Conv(self.dim, (3, 3), padding=1, dtype=self.dtype, name="conv")
     if frame is None:
       return (raw + conv(x))[:, :h, :w]
-    out = raw + conv(x * frame["map"].astype(self.dtype))  # zero padding off the map
-    return out * frame["mask"].astype(self.dtype)
+    out = raw + conv(x * frame.map_mask.astype(self.dtype))  # zero padding off the map
+    return out * frame.image_mask.astype(self.dtype)

@@ -23,18 +23,19 @@ def make_prior_input(lr, hr, xp=jnp):
   return xp.concatenate([hr, resize_bicubic_torch(lr, hr.shape[1:3], xp=xp)], axis=-1)
 
 
-def padded_prior_input(lr, hr, lr_up):
+def padded_prior_input(lr, hr, lr_to_hr_matrix):
   """(prior_in, mask) of Eq. (1) on a training batch's bucket canvas, in JAX (inside the train step).
 
-  lr (B, h, h, C) the LR patch; hr (B, Hb, Hb, C) the HR crop, zero beyond it; lr_up (B, Hb, h) per
-  image the `bicubic_matrix(h, H)` of its crop size H, zero rows beyond it (`data.sampler.make_batch`).
+  lr (B, h, h, C) the LR patch; hr (B, Hb, Hb, C) the HR crop, zero beyond it; lr_to_hr_matrix
+  (B, Hb, h) per image the `bicubic_matrix(h, H)` of its crop size H, zero rows beyond it
+  (`data.sampler.make_batch`).
   prior_in (B, Hb, Hb, 2C) = Concat(HR, LR-up) as `make_prior_input` on the crop, zero beyond it;
   mask (B, Hb, Hb, 1) 1 on the crop, for `prior`. LR-up is `resize_bicubic_torch`'s `resample` with
   each image's own matrix on both axes (the crop is square).
   """
-  up = resample(lr, lr_up, lr_up)
+  up = resample(lr, lr_to_hr_matrix, lr_to_hr_matrix)
   # A bicubic matrix's rows sum to 1, so its nonzero rows are exactly the crop's.
-  on_crop = jnp.any(lr_up != 0, axis=-1).astype(hr.dtype)
+  on_crop = jnp.any(lr_to_hr_matrix != 0, axis=-1).astype(hr.dtype)
   mask = (on_crop[:, :, None] * on_crop[:, None, :])[..., None]
   return jnp.concatenate([hr, up], axis=-1), mask
 
@@ -54,26 +55,27 @@ class LIIFusionStage1(nn.Module):
     (`scale_embed_0`, `scale_embed_1`) and is added to z, so z carries the scale wherever it is used.
   dtype: the compute dtype of every layer (`models.factory.PRECISIONS`); params stay float32, and
     the prior z and the decoded RGB are float32 whatever it is.
+  The sizes (config keys `model.*`, the reference's values by default): n_feats, the width C of EDSR,
+  the prior encoder and the injector; n_resblocks, EDSR's depth; prior_dim, the length of the prior z
+  (and of stage 2's noise); decoder_hidden, the width of the decoder's MLP.
   """
   n_feats: int = 64
+  n_resblocks: int = 16
+  prior_dim: int = 256
+  decoder_hidden: int = 256
   prior_to: str = "q"
   scale_aware_prior: bool = False
   dtype: Any = jnp.float32
 
   def setup(self):
-    self.encoder = EDSRBaseline(n_feats=self.n_feats, dtype=self.dtype)
-    self.prior_encoder = PriorEncoder(n_feats=self.n_feats, dtype=self.dtype)
+    self.encoder = EDSRBaseline(n_resblocks=self.n_resblocks, n_feats=self.n_feats, dtype=self.dtype)
+    self.prior_encoder = PriorEncoder(n_feats=self.n_feats, dim=self.prior_dim, dtype=self.dtype)
     self.prior_injector = PriorInjector(dim=self.n_feats, prior_dim=self.prior_dim,
                                         prior_to=self.prior_to, dtype=self.dtype)
-    self.decoder = ConditionalLIIF(dtype=self.dtype)
+    self.decoder = ConditionalLIIF(hidden=self.decoder_hidden, dtype=self.dtype)
     if self.scale_aware_prior:
       self.scale_embed_0 = Dense(self.prior_dim, dtype=self.dtype)
       self.scale_embed_1 = Dense(self.prior_dim, dtype=self.dtype)
-
-  @property
-  def prior_dim(self):
-    """The length of the prior vector z (and of stage 2's noise)."""
-    return 4 * self.n_feats
 
   def prior_input(self, lr, hr):
     return make_prior_input(lr, hr)
@@ -83,11 +85,11 @@ class LIIFusionStage1(nn.Module):
     return self.encoder(lr, mask)
 
   def prior(self, prior_in, mask=None, scale=None):
-    """z (B, 4C) from Concat(HR, LR-up) (Eq. 1); `scale` (B, 2) is needed iff scale_aware_prior."""
+    """z (B, prior_dim) from Concat(HR, LR-up) (Eq. 1); `scale` (B, 2) is needed iff scale_aware_prior."""
     return self._with_scale(self.prior_encoder(prior_in, mask), scale)
 
   def prior_from_pooled(self, pooled, scale=None):
-    """z (B, 4C) from the prior encoder's pooled last activation (B, 4C), e.g. pooled tile by tile."""
+    """z from the prior encoder's pooled last activation (B, prior_dim), e.g. pooled tile by tile."""
     return self._with_scale(self.prior_encoder.head(pooled), scale)
 
   def _with_scale(self, z, scale):
@@ -99,7 +101,7 @@ class LIIFusionStage1(nn.Module):
 
   def inject(self, feat, z, frame=None):
     """M' from M and a prior z (Eq. 2-3 inside window cross-attention); stage 2 passes sampled z.
-    On a canvas, `frame` is its `canvas.frame`."""
+    On a canvas, `frame` is its `canvas.Frame`."""
     return self.prior_injector(feat, z, frame)
 
   def encode(self, lr, prior_in, prior_mask=None, scale=None):

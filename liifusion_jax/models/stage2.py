@@ -28,21 +28,21 @@ class LIIFusionStage2(LIIFusionStage1):
     if self.scale_aware_prior:
       raise ValueError("stage 2 has no scale-aware prior: the condition z_c sees only the LR image")
     super().setup()
-    self.condition_encoder = PriorEncoder(n_feats=self.n_feats, dtype=self.dtype)
+    self.condition_encoder = PriorEncoder(n_feats=self.n_feats, dim=self.prior_dim, dtype=self.dtype)
     self.prior_generator = PriorDiffusion(dim=self.prior_dim, steps=self.steps,
                                           start_from_q_sample=self.start_from_q_sample,
                                           residual=self.residual_denoiser, dtype=self.dtype)
 
   def condition(self, lr):
-    """z_c (B, 4C) from the LR image alone."""
+    """z_c (B, prior_dim) from the LR image alone."""
     return self.condition_encoder(lr)
 
   def hr_prior(self, prior_in, mask=None):
-    """The pseudo-HR prior z0 (B, 4C) from Concat(HR, LR-up) (Eq. 1), the diffusion target."""
+    """The pseudo-HR prior z0 (B, prior_dim) from Concat(HR, LR-up) (Eq. 1), the diffusion target."""
     return self.prior(prior_in, mask)
 
   def sample_prior(self, lr, noise, z0: Optional[jnp.ndarray] = None):
-    """z0_hat (B, 4C) by the 4 reverse steps from z_T = noise (B, 4C); z0 only with start_from_q_sample."""
+    """z0_hat (B, prior_dim) by the 4 reverse steps from z_T = noise (B, prior_dim); z0 only with start_from_q_sample."""
     return self.prior_generator(self.condition(lr), noise, z0)
 
   def encode(self, lr, noise):
@@ -58,5 +58,5 @@ class LIIFusionStage2(LIIFusionStage1):
     return pred, z0_hat, z0
 
   def __call__(self, lr, coord, cell, noise):
-    """Inference: RGB (B, Q, 3) at the queries from the LR image and noise (B, 4C) alone."""
+    """Inference: RGB (B, Q, 3) at the queries from the LR image and noise (B, prior_dim) alone."""
     return self.decode(self.encode(lr, noise), coord, cell)

@@ -15,7 +15,8 @@ import jax
 from liifusion_jax.cli.errors import user_errors
 from liifusion_jax.cli.logs import quiet_logs
 from liifusion_jax.cli.outputs import check_outputs
-from liifusion_jax.checkpoints import load_params, locate, save_inference_file
+from liifusion_jax.checkpoints.inference_file import save_inference_file
+from liifusion_jax.checkpoints.run import load_params, locate
 from liifusion_jax.data.image_folder import split_folders
 from liifusion_jax.train.metrics_log import read_rows
 

@@ -23,15 +23,17 @@ import numpy as np
 from tqdm import tqdm
 
 from liifusion_jax import sharding
-from liifusion_jax.checkpoints import CheckpointError, RunCheckpoints
+from liifusion_jax.checkpoints.errors import CheckpointError
+from liifusion_jax.checkpoints.run import RunCheckpoints
 from liifusion_jax.config import differences
 from liifusion_jax.data import decoded_cache, defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder, split_folders
+from liifusion_jax.data.images import normalise
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
-from liifusion_jax.models.factory import normalise
+from liifusion_jax.models.factory import complete_model_config
 from liifusion_jax.train import preemption, preflight, workdir_lock
 from liifusion_jax.train.metrics_log import Logger
 from liifusion_jax.train.errors import TrainingError
@@ -138,7 +140,9 @@ def _resume_guard(config):
   current = json.loads(config.to_json())
 
   def check(meta, where):
-    changes = differences(meta.get("config", {}), current)
+    saved = meta.get("config", {})
+    saved = {**saved, "model": complete_model_config(config.stage, saved.get("model", {}))}
+    changes = differences(saved, current)
     fixed = {k: v for k, v in changes.items() if k.startswith(RESUME_KEYS)}
     if fixed:
       raise CheckpointError(f"{where} was trained with other settings: {_describe(fixed)}; resuming "

@@ -4,8 +4,9 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from liifusion_jax.data.images import normalise
 from liifusion_jax.losses.reconstruction import reconstruction_loss
-from liifusion_jax.models.factory import build_model, normalise
+from liifusion_jax.models.factory import build_model
 from liifusion_jax.train.batch_inputs import prior_of_batch
 from liifusion_jax.train.state import TrainState, TrainStep, adam, overlay_params
 

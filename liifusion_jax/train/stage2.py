@@ -11,13 +11,14 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from liifusion_jax.checkpoints import CheckpointError
+from liifusion_jax.checkpoints.errors import CheckpointError
+from liifusion_jax.data.images import normalise
 from liifusion_jax.losses import gan
 from liifusion_jax.losses.perceptual import describe, load_vgg_params, perceptual_loss
 from liifusion_jax.losses.reconstruction import reconstruction_loss
 from liifusion_jax.models.diffusion import diffusion_loss
 from liifusion_jax.models.discriminator import SPECTRAL
-from liifusion_jax.models.factory import build_discriminator, build_model, compute_dtype, normalise
+from liifusion_jax.models.factory import build_discriminator, build_model, compute_dtype
 from liifusion_jax.train.batch_inputs import prior_of_batch
 from liifusion_jax.train.state import DiscriminatorState, TrainState, TrainStep, adam, overlay_params
 

@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from liifusion_jax.checkpoints import CheckpointError, load_params
+from liifusion_jax.checkpoints.errors import CheckpointError
+from liifusion_jax.checkpoints.run import load_params
 
 
 @flax.struct.dataclass

@@ -1,44 +1,26 @@
-"""Checkpoints: a run's orbax checkpoints and the inference files of trained models.
+"""A run's orbax checkpoints: the full training state, and params-only ones (the converter's).
 
-A run's are `<workdir>/checkpoints/<step>/{state,meta}`, written atomically; `meta` is JSON with the
+They are `<workdir>/checkpoints/<step>/{state,meta}`, written atomically; `meta` is JSON with the
 stage ("stage1" / "stage2") and the run's config, so a checkpoint of the wrong stage is refused with a
 clear message instead of failing deep inside a restore. A step that cannot be read (a truncated or
 missing file) is reported in one line: training moves it aside to `<step>.unreadable` and resumes from
 the newest readable step (where none can be read, it stops and says so); eval.py and upscale.py name
 the older steps to pass instead. Checkpoints of earlier versions, which kept stage 2's discriminator
-under `extra`, restore into the current `train.state.TrainState`.
-
-An inference file is an `.npz`: the generator params as 16-bit floats under `params/<module>/...`
-(computation stays float32; 16 bits move PSNR by less than 0.01 dB, see README) and `meta.json`, the
-stage, the run's config and its provenance (data, steps, seconds, device, commit). Those bundled in
-`liifusion_jax/pretrained/` load by name wherever a checkpoint is accepted: `pretrained:stage2`.
+under `extra`, restore into the current `train.state.TrainState`. `load_params` also reads inference
+files (`inference_file`).
 """
 import collections
 import contextlib
-import json
 import pathlib
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
-from liifusion_jax.files import written_whole
-
-
-class CheckpointError(ValueError):
-  """A checkpoint that is missing, unreadable or of the wrong kind."""
-
-
-def reason(error, limit=160):
-  """The first sentence of an error, its middle cut where long: orbax's and tensorstore's run to pages.
-  What failed is the operating system's words before `[os_error_code=N]` ("File too large", "No space
-  left on device"); tensorstore may append its spec after them, so the text ends there."""
-  text = str(error).strip().splitlines()[0].split(". ")[0] if str(error).strip() else type(error).__name__
-  os_error = text.rfind("[os_error_code=")
-  if os_error >= 0 and text.find("]", os_error) >= 0:
-    text = text[:text.find("]", os_error) + 1]
-  return text if len(text) <= limit else f"{text[:limit // 2 - 5]} ... {text[-limit // 2:]}"
+from liifusion_jax.checkpoints.errors import CheckpointError, check_stage
+from liifusion_jax.checkpoints.inference_file import (check_params_finite, flatten, is_inference_file,
+                                                      load_inference_file)
+from liifusion_jax.error_text import reason
 
 
 def _check_shapes(saved, abstract_state, where):
@@ -173,13 +155,6 @@ class RunCheckpoints:
     self.manager.close()
 
 
-def check_stage(meta, expected, where):
-  stage = meta.get("stage")
-  if expected is not None and stage != expected:
-    raise CheckpointError(
-        f"{where} is a {stage} checkpoint, but a {expected} checkpoint is expected here")
-
-
 def locate(path):
   """(checkpoints directory, step) for a workdir, its checkpoints/ folder, or one step folder."""
   path = pathlib.Path(path).absolute()
@@ -193,83 +168,6 @@ def locate(path):
   if path.name.isdigit() and (path / "state").is_dir():
     return path.parent, int(path.name)
   raise CheckpointError(f"no checkpoint found in {path}")
-
-
-PRETRAINED = "pretrained:"  # pretrained:NAME, a bundled inference file
-PRETRAINED_NAMES = ("stage1", "stage2")
-PRETRAINED_DIR = pathlib.Path(__file__).resolve().parent / "pretrained"
-# Stage 2 samples its prior from the LR image: the frozen HR prior encoder only served training.
-TRAINING_ONLY = {"stage1": (), "stage2": ("prior_encoder",)}
-
-
-def is_inference_file(spec):
-  """Whether a checkpoint argument names a bundled model or an inference file."""
-  return str(spec).startswith(PRETRAINED) or str(spec).endswith(".npz")
-
-
-def resolve_inference_file(spec):
-  """The file of `pretrained:NAME`, or `spec` itself as a path."""
-  spec = str(spec)
-  if not spec.startswith(PRETRAINED):
-    return pathlib.Path(spec)
-  name = spec[len(PRETRAINED):]
-  if name not in PRETRAINED_NAMES:
-    raise CheckpointError(f"unknown bundled model {spec!r}; known: "
-                          f"{', '.join(PRETRAINED + n for n in PRETRAINED_NAMES)}")
-  return PRETRAINED_DIR / f"{name}.npz"
-
-
-def _flatten(tree, prefix):
-  if not isinstance(tree, dict):
-    return {prefix: np.asarray(tree)}
-  return {k: v for key, sub in tree.items() for k, v in _flatten(sub, f"{prefix}/{key}").items()}
-
-
-def _unflatten(flat):
-  tree = {}
-  for key, value in flat.items():
-    *parents, leaf = key.split("/")[1:]
-    node = tree
-    for parent in parents:
-      node = node.setdefault(parent, {})
-    node[leaf] = value
-  return tree
-
-
-def check_params_finite(arrays, where, advice):
-  """Refuses model parameters ({name: array}) holding NaN or inf, naming the first such array: one
-  broken weight makes a wrong image (NaN in the encoder: a flat grey one), not always a NaN one."""
-  for name, array in arrays.items():
-    bad = array.size - np.count_nonzero(np.isfinite(array))
-    if bad:
-      raise CheckpointError(f"{where}: {name} holds NaN or inf ({bad} of {array.size} values); {advice}")
-
-
-def save_inference_file(path, params, meta, dtype=np.float16):
-  """Writes an inference file: the params needed at inference time, stored as `dtype` (each checked
-  to be finite there: float16 turns values past 65504 into inf)."""
-  params = {k: v for k, v in params.items() if k not in TRAINING_ONLY[meta["stage"]]}
-  with np.errstate(over="ignore"):  # checked below, in one line
-    arrays = {k: v.astype(dtype) for k, v in _flatten(params, "params").items()}
-  check_params_finite(arrays, f"{path} (as {np.dtype(dtype).name})", "export it with --dtype float32")
-  with written_whole(path) as file:
-    np.savez_compressed(file, **arrays, **{"meta.json": np.array(json.dumps(meta))})
-
-
-def load_inference_file(spec):
-  """(params as float32 numpy arrays, meta) of `pretrained:NAME` or an inference file; every array
-  checked to be finite."""
-  path = resolve_inference_file(spec)
-  if not path.is_file():
-    raise CheckpointError(f"{spec}: no such inference file ({path})")
-  try:
-    with np.load(path) as data:
-      meta = json.loads(str(data["meta.json"]))
-      arrays = {k: data[k].astype(np.float32) for k in data.files if k != "meta.json"}
-  except (OSError, ValueError, KeyError) as error:
-    raise CheckpointError(f"{spec}: not a readable inference file ({error})") from None
-  check_params_finite(arrays, spec, "the model is broken (a diverged run?): use another one")
-  return _unflatten(arrays), meta
 
 
 def load_params(path: str | pathlib.Path, expected_stage: str | None = None) -> tuple[dict, dict]:
@@ -317,7 +215,7 @@ def _load_params(directory, step, expected_stage):
   state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
   manager.close()
   params = jax.tree.map(jax.device_get, state["params"])
-  check_params_finite(_flatten(params, "params"), directory / str(step),
+  check_params_finite(flatten(params, "params"), directory / str(step),
                       "the model is broken (a diverged run?): use another step")
   return params, meta
 

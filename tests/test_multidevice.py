@@ -129,7 +129,7 @@ def test_stage2_step_on_4_devices_equals_1_device(tmp_path):
 
 TINY_RUN = ["--config", f"{REPO}/configs/stage1.py:quick", "--config.data.patch=16", "--config.batch_size=4",
             "--config.data.sample_q=64", "--config.data.scale_max=2.0", "--config.steps_per_epoch=2",
-            "--config.epochs=1", "--config.val_crop=48", "--config.val_scales=(2.0,)",
+            "--config.epochs=1", "--config.val.crop=48", "--config.val.scales=(2.0,)",
             "--config.log_every_steps=1", "--config.data.num_workers=0"]
 
 

@@ -58,10 +58,10 @@ def get_config(arg=None):
   c.val.crop = 240               # HR centre crop (0: whole images); fixed shapes, few compiles
   c.val.scales = (2.0, 3.0, 4.0)
   # "div2k": LR made as training makes it (the reference's sr-implicit-downsampled wrapper, PIL
-  # bicubic at every scale), RGB PSNR shaving ceil(s) + 6: the protocol of DIV2K's validation set,
-  # which the reference validates on, and it needs no LR files. eval.py defaults to "benchmark"
-  # (MATLAB-resized LR, Y-channel PSNR) because the paper's tables score Set5/Set14/B100/Urban100 that
-  # way; `eval.py --protocol div2k` gives this validation's figures.
+  # bicubic at every scale) and RGB PSNR shaving ceil(s) + 6: the reference's protocol for DIV2K's
+  # validation set, the set its training validates on; it needs no LR files. eval.py defaults to
+  # "benchmark" (MATLAB-resized LR, Y-channel PSNR) because the paper's tables score Set5, Set14,
+  # B100 and Urban100 that way; `eval.py --protocol div2k` scores as this validation does.
   c.val.protocol = "div2k"
   c.val.lpips = False            # LPIPS (AlexNet) next to PSNR; stage 2 turns it on
   c.val.every_epochs = 1

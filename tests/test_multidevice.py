@@ -156,6 +156,8 @@ def test_two_processes_train_like_one(tmp_path):
   assert all(p.returncode == 0 for p in procs), outputs
   assert "process 1 of 2: 2 local devices, 4 in all" in outputs[1]
   assert "step=2" in outputs[0] and "step=" not in outputs[1]  # only process 0 logs
+  for events in (multi / "tb", multi / "tb" / "bicubic"):  # and only process 0 writes events
+    assert len(list(events.glob("events.out.tfevents.*"))) == 1
   run([sys.executable, "train.py", *TINY_RUN, "--workdir", str(single)], cpu_env(1))
 
   records = {name: [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]

@@ -17,7 +17,7 @@ mkdir -p "$out"
 
 if [ "${TINY:-0}" = 1 ]; then
   batch=2 patch=16 lr_size=24x32 repeats=2 steps=${STEPS:-4} run_steps=4 workers=0 chunk=4096 bucket=16
-  train_extra=(--config.batch_size=2 --config.data.patch=16 --config.data.sample_q=256 --config.val_crop=48)
+  train_extra=(--config.batch_size=2 --config.data.patch=16 --config.data.sample_q=256 --config.val.crop=48)
 else
   batch=16 patch=48 lr_size=339x510 repeats=20 steps=${STEPS:-3000} run_steps=600 workers=8 chunk=30000 bucket=96
   train_extra=()
@@ -41,7 +41,7 @@ summarise() {  # summarise NAME CALLS: the op-by-op summary of $out/trace_NAME, 
 train_run() {  # train_run WORKDIR STEPS PRECISION: a stage-1 run of the bundled models' recipe
   "$python" train.py --config configs/pretrained.py:stage1 --workdir "$1" \
     --config.data.train_dir="$data/SunHays80" --config.precision="$3" --config.epochs=1 \
-    --config.steps_per_epoch="$2" --config.optim.milestones="()" --config.val_every_epochs=1 \
+    --config.steps_per_epoch="$2" --config.optim.milestones="()" --config.val.every_epochs=1 \
     --config.data.num_workers="$workers" --config.data.bucket="$bucket" "${train_extra[@]}"
 }
 

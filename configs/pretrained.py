@@ -36,5 +36,5 @@ def get_config(arg=None):
     # A tenth of the paper's GAN weight: with 0.05 and Adam 1e-4 this short run fell below bicubic in
     # PSNR at x3-x4 on the held-out photographs (LPIPS had a wide margin to spare).
     c.loss_weights.gan = 0.005
-  c.val_every_epochs = c.epochs  # once, at the end: each validation compiles its image sizes
+  c.val.every_epochs = c.epochs  # once, at the end: each validation compiles its image sizes
   return c

@@ -23,11 +23,12 @@ def get_config(arg=None):
   c.optim.lr = 3e-5
   c.optim.d_lr = 3e-5
   c.optim.milestones = ()
+  c.val.lpips = True             # perceptual quality is what stage 2 trades PSNR for
   if arg == "quick":
     c.epochs = 6
     c.optim.lr = 1e-4
     c.optim.d_lr = 1e-4
-    c.val_every_epochs = 3
+    c.val.every_epochs = 3
     c.save_every_epochs = 3
   else:
     c.epochs = 700

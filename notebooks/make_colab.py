@@ -133,6 +133,12 @@ assert train(["--config", "configs/stage2.py:quick", "--workdir", stage2_dir,
               f"--config.init_from={stage1_dir}", *QUICK_OVERRIDES]) == 0
 show_run(stage2_dir)"""),
     ("markdown", """\
+Both runs' losses, learning rate, validation PSNR/LPIPS next to bicubic's, and the validation samples
+at each validation, in TensorBoard (elsewhere: `pip install tensorboard; tensorboard --logdir runs/`)."""),
+    ("code", """\
+%load_ext tensorboard
+%tensorboard --logdir {RUNS}"""),
+    ("markdown", """\
 ## Evaluate
 
 PSNR and LPIPS per scale, against bicubic (`python eval.py --checkpoint runs/stage2_quick --scales ...`).

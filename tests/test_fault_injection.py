@@ -69,7 +69,8 @@ def test_fresh_diverging_run_saves_nothing_non_finite(tmp_path):
     ("keep_checkpoints=0", "keep_checkpoints must be >= 1"),
     ("batch_size=0", "batch_size must be >= 1"),
     ("save_every_epochs=0", "save_every_epochs must be >= 1"),
-    ("val_crop=6", "too small for scale 2"),
+    ("val.crop=6", "too small for scale 2"),
+    ("val.protocol=set5", "unknown val.protocol 'set5'; valid ones: benchmark"),
     ("optim.lr=-1", "optim.lr must be >= 0"),  # was accepted, and saved a wrecked checkpoint
     ("stage=stage3", "unknown stage 'stage3'; known stages: stage1, stage2"),
     ("data.cache=maybe", "data.cache: config key expects a boolean (true/false, yes/no or 1/0, any case)"),

@@ -129,7 +129,7 @@ def test_stage2_step_on_4_devices_equals_1_device(tmp_path):
 
 TINY_RUN = ["--config", f"{REPO}/configs/stage1.py:quick", "--config.data.patch=16", "--config.batch_size=4",
             "--config.data.sample_q=64", "--config.data.scale_max=2.0", "--config.steps_per_epoch=2",
-            "--config.epochs=1", "--config.val_crop=48", "--config.val_scales=(2.0,)",
+            "--config.epochs=1", "--config.val.crop=48", "--config.val.scales=(2.0,)",
             "--config.log_every_steps=1", "--config.data.num_workers=0"]
 
 
@@ -156,6 +156,8 @@ def test_two_processes_train_like_one(tmp_path):
   assert all(p.returncode == 0 for p in procs), outputs
   assert "process 1 of 2: 2 local devices, 4 in all" in outputs[1]
   assert "step=2" in outputs[0] and "step=" not in outputs[1]  # only process 0 logs
+  for events in (multi / "tb", multi / "tb" / "bicubic"):  # and only process 0 writes events
+    assert len(list(events.glob("events.out.tfevents.*"))) == 1
   run([sys.executable, "train.py", *TINY_RUN, "--workdir", str(single)], cpu_env(1))
 
   records = {name: [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]

@@ -12,7 +12,7 @@ from PIL import Image
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TINY = ["--config.epochs=1", "--config.steps_per_epoch=1", "--config.batch_size=2",
         "--config.data.patch=16", "--config.data.sample_q=64", "--config.data.scale_max=2.0",
-        "--config.val_crop=48", "--config.val_scales=(2.0,)", "--config.data.num_workers=0"]
+        "--config.val.crop=48", "--config.val.scales=(2.0,)", "--config.data.num_workers=0"]
 
 
 def make_colab():

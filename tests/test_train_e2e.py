@@ -4,6 +4,7 @@ import shutil
 import jax
 import numpy as np
 import pytest
+from PIL import Image
 
 from liifusion_jax.checkpoints.errors import CheckpointError
 from liifusion_jax.checkpoints.run import load_params
@@ -12,7 +13,8 @@ from liifusion_jax.config import ConfigError, apply_overrides, load_config
 from liifusion_jax.train import loop
 from cli_helpers import exit_status
 from conftest import REPO
-from train_helpers import assert_trees_equal, checkpoint_steps, losses, records, tiny_config
+from train_helpers import (assert_trees_equal, checkpoint_steps, losses, records, tensorboard_events,
+                           tiny_config)
 
 
 def test_stage1_run_leaves_checkpoint_sample_and_logs(stage1_runs):
@@ -26,6 +28,25 @@ def test_stage1_run_leaves_checkpoint_sample_and_logs(stage1_runs):
   rows = records(straight)
   assert any("val_psnr_x2" in r and np.isfinite(r["val_psnr_x2"]) for r in rows)
   assert "bicubic_psnr" in rows[-1]
+
+
+def test_stage1_run_writes_tensorboard_curves_and_samples(stage1_runs):
+  straight, resumed = stage1_runs
+  rows = records(straight)
+  scalars, images = tensorboard_events(straight / "tb")
+  assert set(scalars) == {"train/loss", "train/epoch", "train/lr", "train/sec_per_step", "val/psnr_x2"}
+  for key in ("loss", "epoch", "lr", "sec_per_step"):
+    expected = {r["step"]: r[key] for r in rows if "loss" in r}
+    assert scalars[f"train/{key}"] == pytest.approx(expected, rel=1e-6)  # float32 in the events
+  val = next(r for r in rows if "val_psnr_x2" in r)
+  assert scalars["val/psnr_x2"] == pytest.approx({4: val["val_psnr_x2"]}, rel=1e-6)
+  bicubic = tensorboard_events(straight / "tb" / "bicubic")[0]
+  assert bicubic == {"val/psnr_x2": pytest.approx({4: val["val_bicubic_psnr_x2"]}, rel=1e-6)}
+  for name in ("lr", "bicubic", "model", "hr"):  # the last validation's sample is the final one
+    png = np.asarray(Image.open(straight / "samples" / f"x2_{name}.png"))
+    np.testing.assert_array_equal(images[f"val_sample_x2/{name}"][4], png)
+  # The resumed run's second file hides the first one's steps past 2: the curve is drawn once.
+  assert tensorboard_events(resumed / "tb")[0]["train/loss"] == scalars["train/loss"]
 
 
 def test_stage1_resume_is_exact(stage1_runs):
@@ -73,6 +94,8 @@ def test_stage2_freezes_prior_encoder_and_trains_the_rest(stage2_run):
                                                        jax.tree.leaves(after[name]))]
     assert all(changed), f"{name}: some params did not change"
   assert {"condition_encoder", "prior_generator"} <= set(after)
+  val = next(r for r in records(stage2_dir) if "val_psnr_x2" in r)
+  assert all(np.isfinite(val[key]) for key in ("val_lpips_x2", "val_bicubic_lpips_x2"))  # val.lpips
 
 
 def test_stage2_resume_is_exact_without_its_init_from_run(stage2_run, tmp_path):
@@ -80,7 +103,9 @@ def test_stage2_resume_is_exact_without_its_init_from_run(stage2_run, tmp_path):
   init_from = shutil.copytree(stage1_dir, tmp_path / "stage1")
   overrides = (f"init_from={init_from}", "steps_per_epoch=1")
   loop.train(tiny_config("stage2", 2, *overrides), straight_two := tmp_path / "straight")
-  loop.train(tiny_config("stage2", 1, *overrides), resumed := tmp_path / "resumed")
+  resumed = tmp_path / "resumed"
+  loop.train(tiny_config("stage2", 1, *overrides, "log.tensorboard=False"), resumed)
+  assert (resumed / "metrics.jsonl").is_file() and not (resumed / "tb").exists()
   shutil.rmtree(init_from)  # a resumed run takes everything from its own checkpoint
   loop.train(tiny_config("stage2", 2, *overrides), resumed)
   assert_trees_equal(load_params(straight_two)[0], load_params(resumed)[0])
@@ -102,7 +127,7 @@ def test_unknown_config_key_lists_valid_ones():
     apply_overrides(config, ["optim.lrr=1"])
   with pytest.raises(ConfigError, match="expects float"):
     apply_overrides(config, ["optim.lr=fast"])
-  assert apply_overrides(config, ["optim.lr=2e-4", "val_scales=(2, 3)"]).optim.lr == 2e-4
+  assert apply_overrides(config, ["optim.lr=2e-4", "val.scales=(2, 3)"]).optim.lr == 2e-4
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

@@ -1,13 +1,13 @@
 """The training loop of both stages, top to bottom: data, state (or resume), steps, logs, checkpoints.
 
-A run lives in one workdir: `config.json`, `metrics.jsonl`, `checkpoints/<step>/`, `samples/`, and
-`.lock` (one training process per workdir). If the workdir holds a checkpoint, training resumes from
-the newest readable one exactly: same step, optimiser state and data order (batch k is a pure function
-of (seed, k), see data/pipeline.py). Losses and parameters are checked for NaN/inf before anything is
-logged, saved or validated: a diverged run stops and leaves the earlier checkpoints and samples as
-they were.
+A run lives in one workdir: `config.json`, `metrics.jsonl` and TensorBoard's `tb/` (train/metrics_log.py),
+`checkpoints/<step>/`, `samples/`, and `.lock` (one training process per workdir). Validation is
+evaluation/validation.py's, as `config.val` sets it. If the workdir holds a checkpoint, training resumes
+from the newest readable one exactly: same step, optimiser state and data order (batch k is a pure
+function of (seed, k), see data/pipeline.py). Losses and parameters are checked for NaN/inf before
+anything is logged, saved or validated: a diverged run stops and leaves the earlier checkpoints and
+samples as they were.
 """
-import collections
 import contextlib
 import dataclasses
 import json
@@ -28,19 +28,15 @@ from liifusion_jax.checkpoints.run import RunCheckpoints
 from liifusion_jax.config import differences
 from liifusion_jax.data import decoded_cache, defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder, split_folders
-from liifusion_jax.data.images import normalise
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
-from liifusion_jax.evaluation import protocols
+from liifusion_jax.evaluation.validation import Validator
 from liifusion_jax.inference.upscaler import Upscaler
-from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.models.factory import complete_model_config
 from liifusion_jax.train import preemption, preflight, workdir_lock
 from liifusion_jax.train.metrics_log import Logger
 from liifusion_jax.train.errors import TrainingError
-from liifusion_jax.train.state import TrainState
+from liifusion_jax.train.state import TrainState, learning_rates
 from liifusion_jax.train.task import Task, build_task
-
-VAL_PROTOCOL = "div2k"
 # Keys a resumed run must share with its checkpoint: they decide what the saved arrays mean.
 RESUME_KEYS = ("stage", "loss", "model.")
 
@@ -59,63 +55,11 @@ def _train_source(data):
                       repeat=data.repeat)
 
 
-def _sources(config):
-  data = config.data
-  train = _train_source(data)
-  if data.val_dir:
-    val = ImageFolder(data.val_dir, first_k=data.val_first_k or None)
-  else:
-    val = defaults.val_source()
-  return train, val
-
-
 def _sampler_options(config):
   data = config.data
   return dict(patch=data.patch, scale_min=data.scale_min, scale_max=data.scale_max,
               sample_q=data.sample_q, sample_patch=data.sample_patch, augment=data.augment,
               bucket=data.bucket)
-
-
-def validation_images(source, crop):
-  """Validation HR images as [0, 1] floats, centre-cropped to `crop` (0: whole) so shapes repeat."""
-  result = []
-  for i in range(len(source)):
-    hr = images.as_float01(source[i])
-    if crop:
-      top, left = max(0, (hr.shape[0] - crop) // 2), max(0, (hr.shape[1] - crop) // 2)
-      hr = hr[top:top + crop, left:left + crop]
-    result.append(hr)
-  return result
-
-
-def validate(upscaler, hr_images, scales, protocol=VAL_PROTOCOL, seed=0, lpips_params=None):
-  """Mean PSNR (and LPIPS, given its params) per scale of the model and of bicubic."""
-  results = {}
-  for scale in scales:
-    scores = collections.defaultdict(list)
-    for hr_full in hr_images:
-      lr, hr = protocols.make_pair(hr_full, scale, protocol)
-      outputs = {"": upscaler(lr, hr.shape[:2], hr01=hr, seed=seed),
-                 "bicubic_": protocols.bicubic_upscale(lr, hr.shape[:2], protocol)}
-      for name, sr in outputs.items():
-        scores[f"val_{name}psnr_x{scale:g}"].append(protocols.score(sr, hr, scale, protocol))
-        if lpips_params is not None:
-          distance = lpips(lpips_params, normalise(jnp.asarray(sr)[None]), normalise(jnp.asarray(hr)[None]))
-          scores[f"val_{name}lpips_x{scale:g}"].append(float(distance[0]))
-    results.update({k: float(np.mean(v)) for k, v in scores.items()})
-  return results
-
-
-def write_sample(upscaler, hr_full, scale, directory, seed=0, protocol=VAL_PROTOCOL):
-  """Saves LR, bicubic, model and HR images of one validation image; returns their PSNRs."""
-  lr, hr = protocols.make_pair(hr_full, scale, protocol)
-  sr = upscaler(lr, hr.shape[:2], hr01=hr, seed=seed)
-  bicubic = protocols.bicubic_upscale(lr, hr.shape[:2], protocol)
-  directory.mkdir(parents=True, exist_ok=True)
-  for name, image in (("lr", lr), ("bicubic", bicubic), ("model", sr), ("hr", hr)):
-    images.save_image(directory / f"x{scale:g}_{name}.png", image)
-  return {"scale": scale, "psnr": protocols.score(sr, hr, scale, protocol),
-          "bicubic_psnr": protocols.score(bicubic, hr, scale, protocol)}
 
 
 def _describe(changes):
@@ -231,22 +175,22 @@ class _Run:
   batches: Callable[[int, int, int], Iterator[dict]]  # (start step, steps, workers) -> batches on the mesh
   checkpoints: RunCheckpoints
   upscaler: Upscaler
-  val_hr: list  # the validation HR images (`validation_images`)
+  validator: Validator
   log: Logger
 
 
 def _train(config, workdir):
   mesh = sharding.data_mesh()
   sharding.check_batch_size(config.batch_size, mesh)
-  train_source, val_source = _sources(config)
+  train_source = _train_source(config.data)
   if config.data.train_dir and not config.data.cache:
     preflight.check_training_images(train_source)
-  val_hr = validation_images(val_source, config.val_crop)
-  preflight.check_validation_images(val_hr, config.val_scales, VAL_PROTOCOL)
+  validator = Validator(config.val, config.seed)
+  preflight.check_validation_images(validator.hr_images, config.val.scales, config.val.protocol)
   steps_per_epoch = config.steps_per_epoch or math.ceil(len(train_source) / config.batch_size)
   total_steps = config.epochs * steps_per_epoch
   task = build_task(config, steps_per_epoch)
-  log = Logger(workdir)
+  log = Logger(workdir, tensorboard=config.log.tensorboard)
 
   def batches(start, num_steps, num_workers):
     it = train_batches(train_source, seed=config.seed, batch_size=config.batch_size,
@@ -260,21 +204,20 @@ def _train(config, workdir):
     state, state_sharding, start = _initial_state(task, config, next(batches(0, 1, 0)), mesh, checkpoints)
     if start == 0 and config.restart:
       log.set_aside()  # the rows of the unreadable run stay beside the new ones
-    log.keep_until(start)
+    log.begin(start)
     _save_config(config, workdir)  # after the resume guard: a refused resume writes nothing
     upscaler = Upscaler(task.stage, state.params, config.model, config.eval_chunk,
                         precision=config.precision)
     run = _Run(config, task, mesh, state_sharding, steps_per_epoch, total_steps, batches, checkpoints,
-               upscaler, val_hr, log)
+               upscaler, validator, log)
     state = _run(run, state, start)
   finally:
     checkpoints.wait()  # a save in flight completes however the run ends (Ctrl-C, divergence)
     checkpoints.close()
+    log.close()
   upscaler.set_params(state.params)
   if jax.process_index() == 0:  # one writer of the shared workdir
-    sample = write_sample(upscaler, val_hr[0], max(config.val_scales), workdir / "samples",
-                          seed=config.seed)
-    log({"step": total_steps, "sample": str(workdir / "samples"), **sample})
+    validator.write_sample(upscaler, workdir / "samples", total_steps, log)
   return state
 
 
@@ -286,10 +229,9 @@ def _run(run, state, start):
   constants = task.load_step_constants()
   step_fn = sharding.jit_train_step(task.make_train_step(), run.mesh, run.state_sharding, len(constants))
   constants = sharding.replicate(constants, run.mesh)
-  lpips_params = load_lpips_params("alex") if task.validates_lpips else None
   meta = {"stage": task.stage, "config": json.loads(config.to_json())}
   save_every = config.save_every_epochs * steps_per_epoch
-  val_every = config.val_every_epochs * steps_per_epoch
+  val_every = config.val.every_epochs * steps_per_epoch
   window_start, window_loss = time.perf_counter(), []
   pending, last_saved = [], start  # pending: (step, metrics) not yet checked for NaN/inf
   bar = tqdm(total=total_steps, initial=start, desc=f"{task.stage} train", dynamic_ncols=True,
@@ -315,7 +257,8 @@ def _run(run, state, start):
       if log_now:
         means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in metrics}
         seconds = (time.perf_counter() - window_start) / len(window_loss)
-        log({"step": done, "epoch": done / steps_per_epoch, **means, "sec_per_step": seconds}, bar)
+        log({"step": done, "epoch": done / steps_per_epoch, **means,
+             **learning_rates(config.optim, steps_per_epoch, done - 1), "sec_per_step": seconds}, bar)
         window_start, window_loss = time.perf_counter(), []
       if save_now:
         checkpoints.save(done, state, meta)
@@ -325,6 +268,5 @@ def _run(run, state, start):
         raise preemption.Preempted(done, stop.stop_signal, checkpoints.directory / str(done))
       if val_now:
         run.upscaler.set_params(state.params)  # a collective: every process gets here
-        log({"step": done, **validate(run.upscaler, run.val_hr, config.val_scales, seed=config.seed,
-                                      lpips_params=lpips_params)}, bar)
+        run.validator(run.upscaler, done, log, bar)
   return state

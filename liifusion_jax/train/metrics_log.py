@@ -1,11 +1,13 @@
-"""A run's `metrics.jsonl`: one JSON object a line, appended as training goes, read back on resume and
-by the exporter. A crash can leave the last line half-written: readers drop it with a warning."""
+"""A run's metrics: `metrics.jsonl`, one JSON object a line, appended as training goes, read back on
+resume and by the exporter (a crash can leave the last line half-written: readers drop it with a
+warning), and the same numbers plus the validation samples as TensorBoard events in `tb/`."""
 import json
 import pathlib
 
 import jax
 
 from liifusion_jax.train.errors import TrainingError
+from liifusion_jax.train.tensorboard_log import EventWriter
 
 
 def read_rows(path):
@@ -28,28 +30,44 @@ def read_rows(path):
 
 
 class Logger:
-  """Metrics to stdout (through tqdm) and to metrics.jsonl; silent on processes other than 0."""
+  """Metrics to stdout (through tqdm), to metrics.jsonl and, with `tensorboard`, to event files in
+  `<workdir>/tb/`; silent on processes other than 0. `begin` starts the writing."""
 
-  def __init__(self, workdir):
+  def __init__(self, workdir, tensorboard=True):
     self.primary = jax.process_index() == 0
     self.path = pathlib.Path(workdir) / "metrics.jsonl"
+    self.tensorboard = tensorboard and self.primary
+    self.events = None
 
-  def __call__(self, record, bar=None):
+  def __call__(self, record, bar=None, curves=True):
+    """Appends `record` (its "step" and numbers); `curves=False` keeps a one-off record (the final
+    sample's) out of TensorBoard."""
     if not self.primary:
       return
     with self.path.open("a") as f:
       f.write(json.dumps(record) + "\n")
     text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
     (bar.write if bar is not None else print)(text)
+    if curves and self.events is not None:
+      self.events.scalars(record["step"], {k: v for k, v in record.items()
+                                           if k != "step" and isinstance(v, (int, float))})
+
+  def images(self, step, images):
+    """{tag: HWC [0, 1] image} at `step`, to TensorBoard only."""
+    if self.events is not None:
+      self.events.images(step, images)
 
   def set_aside(self):
     """Renames the file to `metrics.before_restart.jsonl` (a run started over keeps the old rows)."""
     if self.primary and self.path.exists():
       self.path.replace(self.path.with_name("metrics.before_restart.jsonl"))
 
-  def keep_until(self, step):
-    """Keeps the rows up to `step` (a resumed run logs the later steps again) and drops a torn last
-    line, so that the next row starts a line of its own."""
+  def begin(self, step):
+    """Starts the writing at `step` (0, or the resumed one): keeps the rows up to it (a resumed run
+    logs the later steps again) and drops a torn last line, so that the next row starts a line of its
+    own; TensorBoard hides the earlier events past it."""
+    if self.tensorboard:
+      self.events = EventWriter(self.path.with_name("tb"), start=step)
     if not self.primary or not self.path.exists():
       return
     text = self.path.read_text()
@@ -59,3 +77,9 @@ class Logger:
       tmp = self.path.with_suffix(".tmp")
       tmp.write_text(new_text)
       tmp.replace(self.path)
+
+  def close(self):
+    """Closes the event files (their writer threads end); later records go to metrics.jsonl only."""
+    if self.events is not None:
+      self.events.close()
+      self.events = None

@@ -11,10 +11,10 @@ from liifusion_jax.losses import perceptual, reconstruction
 from liifusion_jax.models.factory import MODELS, PRECISIONS
 
 # Keys that count things: 0 or less means nothing sensible (keep_checkpoints=0 would delete them all).
-POSITIVE = ("batch_size", "epochs", "save_every_epochs", "val_every_epochs", "log_every_steps",
+POSITIVE = ("batch_size", "epochs", "save_every_epochs", "val.every_epochs", "log_every_steps",
             "keep_checkpoints", "eval_chunk", "data.patch", "data.sample_q", "data.repeat", "data.bucket")
 # Keys where 0 means "all" or "none".
-NON_NEGATIVE = ("steps_per_epoch", "val_crop", "data.first_k", "data.val_first_k", "data.num_workers")
+NON_NEGATIVE = ("steps_per_epoch", "val.crop", "val.first_k", "data.first_k", "data.num_workers")
 # Learning rates and their decay factor: a negative rate climbs the loss (0 freezes the parameters).
 RATES = ("optim.lr", "optim.d_lr", "optim.gamma")
 
@@ -43,8 +43,11 @@ def check_config(config):
   for key in NON_NEGATIVE:
     if not _get(config, key) >= 0:
       raise ConfigError(f"{key} must be >= 0, got {_get(config, key)}")
-  if not config.val_scales or not all(1 <= s < math.inf for s in config.val_scales):
-    raise ConfigError(f"val_scales must be numbers >= 1, got {config.val_scales}")
+  if not config.val.scales or not all(1 <= s < math.inf for s in config.val.scales):
+    raise ConfigError(f"val.scales must be numbers >= 1, got {config.val.scales}")
+  if config.val.protocol not in protocols.PROTOCOLS:
+    raise ConfigError(f"unknown val.protocol {config.val.protocol!r}; valid ones: "
+                      f"{', '.join(protocols.PROTOCOLS)}")
   if config.precision not in PRECISIONS:
     raise ConfigError(f"unknown precision {config.precision!r}; valid ones: {', '.join(PRECISIONS)}")
   if config.loss not in reconstruction.KINDS:
@@ -72,7 +75,7 @@ def check_validation_images(hr_images, scales, protocol):
       if lr_side < 1 or round(lr_side * scale) <= 2 * shave:
         raise ConfigError(f"validation image {i} ({hr.shape[1]}x{hr.shape[0]}) is too small for scale "
                           f"{scale:g}: it needs more than {2 * shave} pixels a side after cutting to "
-                          f"whole LR pixels (see val_crop, val_scales)")
+                          f"whole LR pixels (see val.crop, val.scales)")
 
 
 def check_training_images(source):

@@ -27,7 +27,6 @@ class Stage1:
 
   stage = "stage1"
   frozen = None
-  validates_lpips = False
 
   def __init__(self, config: ml_collections.ConfigDict, steps_per_epoch: int):
     self.config = config

@@ -68,7 +68,6 @@ class Stage2:
 
   stage = "stage2"
   frozen = FROZEN
-  validates_lpips = True
 
   def __init__(self, config: ml_collections.ConfigDict, steps_per_epoch: int):
     self.config = config

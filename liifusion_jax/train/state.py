@@ -34,10 +34,20 @@ class TrainState:
 TrainStep = Callable[..., tuple[TrainState, dict[str, jax.Array]]]
 
 
+def lr_schedule(lr, milestones=(), gamma=0.5, steps_per_epoch=1):
+  """The reference's MultiStepLR: lr times gamma at each milestone epoch, as a function of the step."""
+  return optax.piecewise_constant_schedule(lr, {int(m) * steps_per_epoch: gamma for m in milestones})
+
+
 def adam(lr, milestones=(), gamma=0.5, steps_per_epoch=1):
-  """Adam with the reference's MultiStepLR: lr times gamma at each milestone epoch."""
-  boundaries = {int(m) * steps_per_epoch: gamma for m in milestones}
-  return optax.adam(optax.piecewise_constant_schedule(lr, boundaries))
+  """Adam with the reference's MultiStepLR (`lr_schedule`)."""
+  return optax.adam(lr_schedule(lr, milestones, gamma, steps_per_epoch))
+
+
+def learning_rates(optim, steps_per_epoch, step):
+  """The rates that step `step` (counted from 0) applies: `lr`, and stage 2's discriminator `d_lr`."""
+  return {name: float(lr_schedule(optim[name], optim.milestones, optim.gamma, steps_per_epoch)(step))
+          for name in ("lr", "d_lr") if name in optim}
 
 
 def overlay_params(path, fresh):

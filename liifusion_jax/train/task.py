@@ -20,7 +20,6 @@ class Task(Protocol):
 
   stage: str  # "stage1" / "stage2": the checkpoints', the inference files' and the upscaler's stage
   frozen: str | None  # a params entry no optimiser updates (kept replicated under shard_params)
-  validates_lpips: bool  # whether validation scores LPIPS beside PSNR
 
   def init_state(self, rng: jax.Array, batch: dict[str, jax.Array]) -> TrainState:
     """A freshly initialised state at step 0, optimiser moments at zero. Pure: a resumed run takes its

@@ -1,0 +1,53 @@
+"""A run's TensorBoard event files in `<workdir>/tb/`, written by tensorboardX (no TensorFlow).
+
+The numbers of `metrics.jsonl` become curves: training rows under `train/`, validation under `val/`.
+Bicubic's validation figures go to a second run, `tb/bicubic/`, under the model's tags, so TensorBoard
+draws the model and bicubic in one chart (`val_bicubic_psnr_x2` is `val/psnr_x2` of `tb/bicubic`).
+"""
+import pathlib
+import time
+
+from tensorboardX import SummaryWriter
+
+from liifusion_jax.resize.matlab_pil import to_uint8
+
+BICUBIC = "bicubic"
+
+
+def run_and_tag(key):
+  """(run, tag) of a metrics.jsonl key: '' is the model's run, BICUBIC the baseline's."""
+  if not key.startswith("val_"):
+    return "", f"train/{key}"
+  name = key.removeprefix("val_")
+  if name.startswith(f"{BICUBIC}_"):
+    return BICUBIC, f"val/{name.removeprefix(f'{BICUBIC}_')}"
+  return "", f"val/{name}"
+
+
+class EventWriter:
+  """Scalars and images at a step, in a new file of each run that a background thread writes (flushed
+  every two minutes, and on `close`). Each file starts by hiding the events that earlier files hold
+  past `start` in TensorBoard: a resumed run writes those steps again."""
+
+  def __init__(self, directory, start=0):
+    directory = pathlib.Path(directory)
+    # tensorboardX names a file by the second it opens it; the nanoseconds after it keep a run resumed
+    # within that second from overwriting the file, and sort the files in time order (TensorBoard
+    # reads them in name order).
+    suffix = f".{time.time_ns() % 10**9:09d}"
+    self._writers = {run: SummaryWriter(str(directory / run), purge_step=start + 1,
+                                        filename_suffix=suffix) for run in ("", BICUBIC)}
+
+  def scalars(self, step, values):
+    for key, value in values.items():
+      run, tag = run_and_tag(key)
+      self._writers[run].add_scalar(tag, value, step)
+
+  def images(self, step, images):
+    """`images`: {tag: HWC [0, 1] float image}, rounded to 8 bits as the PNG samples are."""
+    for tag, image in images.items():
+      self._writers[""].add_image(tag, to_uint8(image), step, dataformats="HWC")
+
+  def close(self):
+    for writer in self._writers.values():
+      writer.close()

@@ -14,7 +14,7 @@ from liifusion_jax.data import defaults, images
 from liifusion_jax.data.image_folder import ImageFolder
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.losses.lpips import load_lpips_params, lpips
-from liifusion_jax.models.factory import normalise
+from liifusion_jax.data.images import normalise
 
 
 def validation_images(source, crop):

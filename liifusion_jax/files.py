@@ -24,3 +24,12 @@ def written_whole(path, mode="wb"):
     if isinstance(error, OSError) and error.errno is not None:  # named by the output, not the partial
       raise type(error)(error.errno, error.strerror, path) from None
     raise
+
+
+def first_unused(candidate):
+  """The first of `candidate(1)`, `candidate(2)`, ... (paths) that does not exist: where a file set
+  aside goes without replacing one set aside before."""
+  number = 1
+  while candidate(number).exists():
+    number += 1
+  return candidate(number)

@@ -345,6 +345,14 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume(stage1_runs, tmp_path, ca
   assert losses(workdir) == losses(straight)  # every row parses: the torn one is gone
 
 
+def test_a_second_restart_keeps_the_first_restarts_rows(tmp_path):
+  for rows in ("first run\n", "second run\n"):
+    (tmp_path / "metrics.jsonl").write_text(rows)
+    metrics_log.Logger(tmp_path, tensorboard=False).set_aside()
+  assert (tmp_path / "metrics.before_restart.jsonl").read_text() == "first run\n"
+  assert (tmp_path / "metrics.before_restart2.jsonl").read_text() == "second run\n"
+
+
 def test_a_damaged_metrics_line_before_the_last_is_a_one_line_error(tmp_path):
   (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "lo\n{"step": 3}\n')
   with pytest.raises(TrainingError, match="line 2 is not a JSON record"):

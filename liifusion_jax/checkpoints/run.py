@@ -21,6 +21,7 @@ from liifusion_jax.checkpoints.errors import CheckpointError, check_stage
 from liifusion_jax.checkpoints.inference_file import (check_params_finite, flatten, is_inference_file,
                                                       load_inference_file)
 from liifusion_jax.error_text import reason
+from liifusion_jax.files import first_unused
 
 
 def _check_shapes(saved, abstract_state, where):
@@ -121,11 +122,7 @@ class RunCheckpoints:
   def _set_aside(self, steps):
     """Renames unreadable step folders to `<step>.unreadable` (process 0; the others wait)."""
     for step in steps:
-      aside = self.directory / f"{step}.unreadable"
-      suffix = 1
-      while aside.exists():
-        suffix += 1
-        aside = self.directory / f"{step}.unreadable{suffix}"
+      aside = first_unused(lambda n: self.directory / f"{step}.unreadable{n if n > 1 else ''}")
       if jax.process_index() == 0:
         (self.directory / str(step)).rename(aside)
         print(f"moved {self.directory / str(step)} to {aside}")

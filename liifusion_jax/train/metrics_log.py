@@ -6,6 +6,7 @@ import pathlib
 
 import jax
 
+from liifusion_jax.files import first_unused
 from liifusion_jax.train.errors import TrainingError
 from liifusion_jax.train.tensorboard_log import EventWriter
 
@@ -58,9 +59,11 @@ class Logger:
       self.events.images(step, images)
 
   def set_aside(self):
-    """Renames the file to `metrics.before_restart.jsonl` (a run started over keeps the old rows)."""
+    """Renames the file to `metrics.before_restart.jsonl` (a run started over keeps the old rows; a
+    second restart's go to `metrics.before_restart2.jsonl`, and so on)."""
     if self.primary and self.path.exists():
-      self.path.replace(self.path.with_name("metrics.before_restart.jsonl"))
+      self.path.rename(first_unused(lambda n: self.path.with_name(
+          f"metrics.before_restart{n if n > 1 else ''}.jsonl")))
 
   def begin(self, step):
     """Starts the writing at `step` (0, or the resumed one): keeps the rows up to it (a resumed run

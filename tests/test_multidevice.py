@@ -139,21 +139,26 @@ def free_port():
     return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_two_processes_train_like_one(tmp_path):
-  """2 processes x 2 devices (each feeding its half of every batch) = 1 process on 1 device."""
-  multi, single = tmp_path / "multi", tmp_path / "single"
+def start_two_processes(script, run_args):
+  """Runs `python *script *run_args` as 2 processes x 2 CPU devices of one job; (exit codes, outputs)."""
   port = free_port()
   procs = []
   for index in range(2):
     env = cpu_env(2)
     env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
                JAX_PROCESS_ID=str(index))
-    procs.append(subprocess.Popen([sys.executable, "train.py", *TINY_RUN, "--workdir", str(multi)],
-                                  cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True))
+    procs.append(subprocess.Popen([sys.executable, *script, *run_args], cwd=REPO, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
   outputs = [p.communicate(timeout=900)[0] for p in procs]
-  assert all(p.returncode == 0 for p in procs), outputs
+  return [p.returncode for p in procs], outputs
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one(tmp_path):
+  """2 processes x 2 devices (each feeding its half of every batch) = 1 process on 1 device."""
+  multi, single = tmp_path / "multi", tmp_path / "single"
+  codes, outputs = start_two_processes(["train.py"], [*TINY_RUN, "--workdir", str(multi)])
+  assert codes == [0, 0], outputs
   assert "process 1 of 2: 2 local devices, 4 in all" in outputs[1]
   assert "step=2" in outputs[0] and "step=" not in outputs[1]  # only process 0 logs
   for events in (multi / "tb", multi / "tb" / "bicubic"):  # and only process 0 writes events
@@ -245,19 +250,6 @@ preemption.StopRequest.reached = sigterm_on_process_1
 from liifusion_jax.cli.train import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-def start_two_processes(script, run_args):
-  port = free_port()
-  procs = []
-  for index in range(2):
-    env = cpu_env(2)
-    env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
-               JAX_PROCESS_ID=str(index))
-    procs.append(subprocess.Popen([sys.executable, *script, *run_args], cwd=REPO, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-  outputs = [p.communicate(timeout=900)[0] for p in procs]
-  return [p.returncode for p in procs], outputs
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from bench_common import block, emit, time_calls
+from liifusion_jax import xla_options
 from liifusion_jax.config import load_config
 from liifusion_jax.data.images import normalise
 from liifusion_jax.models.factory import build_model
@@ -31,9 +32,9 @@ def pieces(model, params, batch):
   def apply(method):
     return lambda p, *x: model.apply({"params": p}, *x, method=method)
 
-  feat = jax.jit(apply(lambda m, x: m.features(x)))(params, lr)
-  z = jax.jit(apply(lambda m, x, mask: m.prior(x, mask)))(params, prior_in, prior_mask)
-  injected = jax.jit(apply(lambda m, f, z: m.inject(f, z)))(params, feat, z)
+  feat = xla_options.jit(apply(lambda m, x: m.features(x)))(params, lr)
+  z = xla_options.jit(apply(lambda m, x, mask: m.prior(x, mask)))(params, prior_in, prior_mask)
+  injected = xla_options.jit(apply(lambda m, f, z: m.inject(f, z)))(params, feat, z)
   return {
       "features": (apply(lambda m, x: m.features(x)), (lr,)),
       "prior": (apply(lambda m, x, mask: m.prior(x, mask)), (prior_in, prior_mask)),
@@ -61,8 +62,8 @@ def main():
   for name, (fn, inputs) in pieces(model, params, batch).items():
     if args.only and name not in args.only:
       continue
-    forward = jax.jit(fn)
-    grad = jax.jit(jax.value_and_grad(lambda p, *x: jnp.sum(fn(p, *x))))
+    forward = xla_options.jit(fn)
+    grad = xla_options.jit(jax.value_and_grad(lambda p, *x: jnp.sum(fn(p, *x))))
     for kind, f in (("forward", forward), ("grad", grad)):
       timing = time_calls(lambda: block(f(params, *inputs)), args.repeats)
       results[f"{name}_{kind}_s"] = timing["median_s"]

@@ -16,10 +16,12 @@ are made no-ops. Prints one JSON line like the other benchmarks; it runs where P
 may not be, so it takes its timed loop from the JAX-free `repeat_timing`, not from bench_common.
 """
 import argparse
+import importlib
 import json
 import resource
 import statistics
 import sys
+import types
 
 import torch
 
@@ -121,6 +123,18 @@ def stage2_inference(models, make_coord, lr_hw, scale, chunk, repeats):
   return timed(upscale, repeats)
 
 
+def stand_in_for_a_missing_torchvision():
+  """The reference's utils.py imports torchvision only for its VGG perceptual loss, which nothing here
+  runs; where torchvision is absent or will not load (a CUDA build beside a CPU torch), an empty
+  module stands in so the reference imports."""
+  try:
+    importlib.import_module("torchvision.models")
+  except (ImportError, RuntimeError):
+    for name in ("torchvision", "torchvision.models"):
+      sys.modules[name] = types.ModuleType(name)
+    sys.modules["torchvision"].models = sys.modules["torchvision.models"]
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--reference", required=True, help="checkout of the reference repository")
@@ -136,6 +150,7 @@ def main():
   sys.path.insert(0, args.reference)
   if not torch.cuda.is_available():
     torch.Tensor.cuda = lambda self, *unused, **unused_kw: self
+  stand_in_for_a_missing_torchvision()
   import models  # the reference's
   from utils import make_coord
 

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from bench_common import add_profile_flags, block, emit, profile, time_calls
+from liifusion_jax import xla_options
 from liifusion_jax.checkpoints.run import save_params
 from liifusion_jax.config import load_config
 from liifusion_jax.data import defaults
@@ -72,7 +73,7 @@ def main():
       config.init_from = random_stage1_checkpoint(config, batch, rng, tmp)
     state = task.load_init_from(task.init_state(rng, batch))
   constants = task.load_step_constants()
-  step_fn = jax.jit(task.make_train_step(), donate_argnums=0)
+  step_fn = xla_options.jit(task.make_train_step(), donate_argnums=0)
   holder = {"state": state}
 
   def one_step():

@@ -10,6 +10,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from liifusion_jax import xla_options
 from liifusion_jax.config import ConfigError
 
 AXIS = "data"
@@ -101,7 +102,7 @@ def jit_train_step(step, mesh, state_sharding, num_constants):
                           discriminator=jax.lax.with_sharding_constraint(state.discriminator, rest))
     return step(state, *args)
 
-  return jax.jit(gathered_step, in_shardings=(state_sharding, batch, rest) + (rest,) * num_constants,
+  return xla_options.jit(gathered_step, in_shardings=(state_sharding, batch, rest) + (rest,) * num_constants,
                  out_shardings=(state_sharding, rest), donate_argnums=0)
 
 

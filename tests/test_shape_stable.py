@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from liifusion_jax.data.images import normalise
-from liifusion_jax.inference import canvas
+from liifusion_jax.inference import canvas, tiled_upscale
 from liifusion_jax.inference.chunked_decode import query_grid, to_image
 from liifusion_jax.inference.upscaler import Upscaler, prior_noise
 from liifusion_jax.models.factory import build_model
@@ -52,6 +52,18 @@ def test_frame_indexes_the_padded_and_rolled_map(n, offset):
     check = in_map & (src >= offset) & (src < offset + side)  # sources held by the canvas
     np.testing.assert_array_equal(positions[getattr(axis, key)[0]][check], src[check])
   assert canvas.side(n_pad) % canvas.WINDOW == 0 and canvas.side(n_pad) >= n_pad
+
+
+def test_a_feature_canvas_holds_a_bucket_sized_image_and_its_padding():
+  """The injector pads a side of 128 to 136: the canvas is 136 a side, not the next bucket (192,
+  2.25x the pixels), and every feature canvas side is whole windows."""
+  sides = tiled_upscale.feature_sides(384)
+  assert all(s % canvas.WINDOW == 0 for s in sides)
+  for n in (b for b in canvas.BUCKETS if b <= 384):
+    [(_, side, _, _)] = tiled_upscale.feature_windows((n, n // 2 + 3), 384)
+    assert side == n + canvas.WINDOW and side in sides
+  [(_, side, _, _)] = tiled_upscale.feature_windows((136, 20), 384)  # padded to 144
+  assert side == 200
 
 
 @pytest.mark.parametrize("stage", ["stage1", "stage2"])

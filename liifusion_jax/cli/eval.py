@@ -13,11 +13,10 @@ import os
 import sys
 import time
 
-import jax
 import numpy as np
 from tqdm import tqdm
 
-from liifusion_jax import compilation_cache
+from liifusion_jax import compilation_cache, xla_options
 from liifusion_jax.checkpoints.inference_file import PRETRAINED
 from liifusion_jax.cli import flags, outputs, resources
 from liifusion_jax.cli.errors import UsageError, user_errors
@@ -93,7 +92,7 @@ def _lpips_fn():
   """LPIPS (AlexNet) of two [0, 1] images, on [-1, 1] as the reference's test.py. The images go on a
   canvas of a bucketed side with their true size (`lpips`'s size): one program per canvas side."""
   params = load_lpips_params("alex")
-  distance = jax.jit(lambda x, y, size: lpips(params, x, y, size)[0])
+  distance = xla_options.jit(lambda x, y, size: lpips(params, x, y, size)[0])
 
   def on_canvas(sr, hr):
     side = canvas.side(max(hr.shape[:2]))

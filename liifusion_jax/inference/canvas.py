@@ -1,7 +1,8 @@
 """Fixed-size square canvases, so that images of any size run through a few compiled programs.
 
-An image (or a window of it) is placed on a canvas whose side is one of `BUCKETS`; everything that
-depends on the image's true size enters the networks as arrays (a `Frame`), never as a shape:
+An image (or a window of it) is placed on a canvas whose side is one of `BUCKETS` (feature canvases:
+plus a window, for the injector's padding); everything that depends on the image's true size enters
+the networks as arrays (a `Frame`), never as a shape:
 - `image_mask`: 1 on the image's pixels; the convolutions zero everything outside it after every
   layer, so each one sees the zero 'same' padding of the true border (`map_mask`: the same for the
   injector's padded map, before its last conv);
@@ -22,25 +23,29 @@ from liifusion_jax.models.liif import ensemble_shift
 # Canvas sides: each at most 1.5x the one before, multiples of the attention window.
 BUCKETS = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 WINDOW = 8  # the prior injector's attention window
-_LARGE_STEP = 1024  # sides beyond BUCKETS: multiples of this
+_LARGE_STEP = 1024  # sides beyond BUCKETS: multiples of this (plus the margin)
 
 
-def sides(cap=None):
-  """The canvas sides in use up to `cap` (`cap` itself, and the buckets at least 1.25x smaller: a
-  bucket just below the cap would cost a program and save little): one compiled shape each."""
+def sides(cap=None, margin=0):
+  """The canvas sides in use up to `cap`: each bucket plus `margin` (the pixels a canvas needs beyond
+  the image's side, e.g. the injector's padding: a 128-pixel image then fits 136, not 192), those at
+  least 1.25x smaller than `cap`, and `cap` itself (a side just below the cap would cost a program
+  and save little): one compiled shape each."""
+  buckets = tuple(b + margin for b in BUCKETS)
   if cap is None:
-    return BUCKETS
-  return tuple(b for b in BUCKETS if 1.25 * b < cap) + (cap,)
+    return buckets
+  return tuple(b for b in buckets if 1.25 * b < cap) + (cap,)
 
 
-def side(n, cap=None):
-  """The smallest canvas side >= n (at most `cap`; without a cap, multiples of 1024 beyond 2048)."""
-  for s in sides(cap):
+def side(n, cap=None, margin=0):
+  """The smallest canvas side of `sides(cap, margin)` holding n pixels (without a cap, beyond the
+  largest bucket: multiples of 1024 plus `margin`)."""
+  for s in sides(cap, margin):
     if s >= n:
       return s
   if cap is not None:
     raise ValueError(f"{n} pixels do not fit a canvas of at most {cap}")
-  return -(-n // _LARGE_STEP) * _LARGE_STEP
+  return -(-(n - margin) // _LARGE_STEP) * _LARGE_STEP + margin
 
 
 def padded_size(n, window=WINDOW):

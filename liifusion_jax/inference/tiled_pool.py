@@ -8,10 +8,10 @@ the whole image's to float rounding. Canvases have fixed sides (`canvas.BUCKETS`
 POOL_HALO), the image's mask zeroing every conv output off the image, so a folder of images of many
 sizes compiles a few programs. `windows` also places the upscaler's feature canvases.
 """
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from liifusion_jax import xla_options
 from liifusion_jax.inference import canvas
 
 POOL_HALO = 16  # >= the encoders' 11 convs
@@ -22,15 +22,16 @@ def spans(size, tile):
   return [(start, min(start + tile, size)) for start in range(0, size, tile)]
 
 
-def windows(hw, tile, halo, need=lambda n: n):
+def windows(hw, tile, halo, need=lambda n: n, margin=0):
   """[(canvas offset (y, x), canvas side, tile start (y, x), tile stop (y, x))] covering an image of
-  `hw`: one canvas of a bucketed side for the whole image where `need(n)` pixels fit in tile + 2 * halo
-  (or always, when `tile` is None), else a canvas of that side per `tile`-pixel tile, `halo` before it."""
+  `hw`: one canvas of a bucketed side (`canvas.side` with `margin`) for the whole image where `need(n)`
+  pixels fit in tile + 2 * halo (or always, when `tile` is None), else a canvas of that side per
+  `tile`-pixel tile, `halo` before it."""
   h, w = hw
   cap = None if tile is None else tile + 2 * halo
   n = max(need(h), need(w))
   if cap is None or n <= cap:
-    return [((0, 0), canvas.side(n, cap), (0, 0), (h, w))]
+    return [((0, 0), canvas.side(n, cap, margin), (0, 0), (h, w))]
   return [((ys[0] - halo, xs[0] - halo), cap, (ys[0], xs[0]), (ys[1], xs[1]))
           for ys in spans(h, tile) for xs in spans(w, tile)]
 
@@ -42,7 +43,7 @@ def activation_sum(model, encoder):
     act = model.apply({"params": params}, image, mask,
                       method=lambda m, x, mask: getattr(m, encoder).activations(x, mask))
     return jnp.sum(act * inside, axis=(1, 2))
-  return jax.jit(total)
+  return xla_options.jit(total)
 
 
 def pooled_in_tiles(sum_fn, params, image, tile, halo=None):

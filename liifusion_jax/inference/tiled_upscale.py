@@ -24,9 +24,9 @@ def check_tile(tile):
 def feature_windows(lr_hw, tile):
   """`tiled_pool.windows` of the feature canvases of an LR image of `lr_hw` (one without tiles)."""
   check_tile(tile)
-  return tiled_pool.windows(lr_hw, tile, FEATURE_HALO, canvas.padded_size)
+  return tiled_pool.windows(lr_hw, tile, FEATURE_HALO, canvas.padded_size, margin=WINDOW)
 
 
 def feature_sides(tile):
   """The feature canvas sides an upscaler with this tile uses (None: unbounded)."""
-  return None if tile is None else canvas.sides(tile + 2 * FEATURE_HALO)
+  return None if tile is None else canvas.sides(tile + 2 * FEATURE_HALO, margin=WINDOW)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from liifusion_jax import sharding
+from liifusion_jax import sharding, xla_options
 from liifusion_jax.checkpoints.inference_file import PRETRAINED
 from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.data.images import normalise
@@ -72,24 +72,24 @@ class Upscaler:
     model = self.model
     if stage == "stage1":
       self._prior_sum = tiled_pool.activation_sum(model, "prior_encoder")
-      self._prior_head = jax.jit(lambda p, pooled, scale: model.apply(
+      self._prior_head = xla_options.jit(lambda p, pooled, scale: model.apply(
           {"params": p}, pooled, scale, method=lambda m, pooled, scale: m.prior_from_pooled(pooled, scale)))
     else:
       self._condition_sum = tiled_pool.activation_sum(model, "condition_encoder")
-      self._sample = jax.jit(lambda p, pooled, noise: model.apply(
+      self._sample = xla_options.jit(lambda p, pooled, noise: model.apply(
           {"params": p}, pooled, noise,
           method=lambda m, pooled, noise: m.prior_generator(m.condition_encoder.head(pooled), noise)))
-    self._encode = jax.jit(lambda p, lr, frame, z: model.apply(
+    self._encode = xla_options.jit(lambda p, lr, frame, z: model.apply(
         {"params": p}, lr, frame, z,
         method=lambda m, lr, frame, z: m.inject(m.features(lr, frame.image_mask), z, frame)))
     # The decoder's first layer on the features runs once per canvas, not once per chunk of queries.
-    self._project = jax.jit(lambda p, feat: model.apply({"params": p}, feat,
+    self._project = xla_options.jit(lambda p, feat: model.apply({"params": p}, feat,
                                                         method=lambda m, f: m.decoder.project(f)))
     query = lambda p, grid, frame, coord, cell: model.apply(
         {"params": p}, grid, frame, coord, cell, method=lambda m, g, f, c, s: m.decoder.query(g, c, s, f))
     # Queries are independent given the features: each device decodes its slice of the chunk.
     queries = P(None, sharding.AXIS)
-    self._query = jax.jit(jax.shard_map(query, mesh=self.mesh, in_specs=(P(), P(), P(), queries, queries),
+    self._query = xla_options.jit(jax.shard_map(query, mesh=self.mesh, in_specs=(P(), P(), P(), queries, queries),
                                         out_specs=queries))
 
   @classmethod

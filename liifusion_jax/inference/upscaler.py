@@ -9,9 +9,9 @@ compiles a bounded number of programs, however many image sizes it meets:
   LR) pooled over canvases (`tiled_pool`): one program per canvas side, at most len(canvas.sides(cap))
   with cap = PRIOR_TILE + 32 (stage 1) or tile + 32 (stage 2); then one program for the head (and
   stage 2's sampler);
-- the features and the decoder: per feature canvas side (at most len(canvas.sides(tile + 160))) one
-  program for EDSR + injection, one for the decoder's projection, one for a chunk of queries (every
-  chunk has `chunk` queries, the last one padded).
+- the features and the decoder: per feature canvas side (at most len(tiled_upscale.feature_sides(tile)),
+  the buckets a window larger) one program for EDSR + injection, one for the decoder's projection, one
+  for a chunk of queries (every chunk has `chunk` queries, the last one padded).
 Images larger than `tile` + 160 LR pixels are encoded tile by tile (`tiled_upscale`), in bounded memory.
 The self-ensemble (`self_ensemble`) adds none: its transposed images run on the same square canvases.
 """

@@ -28,3 +28,12 @@ def test_jitted_programs_skip_ynnpack_fusions_and_agree():
   assert "__ynn_fusion" not in ours.as_text()
   want = np.asarray(plain(x, kernels))
   np.testing.assert_allclose(np.asarray(ours(x, kernels)), want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def test_the_environment_keeps_xla_defaults(monkeypatch):
+  xla_options.compiler_options.cache_clear()
+  monkeypatch.setenv(xla_options.ENV, "1")
+  try:
+    assert xla_options.compiler_options() is None
+  finally:
+    xla_options.compiler_options.cache_clear()

@@ -102,8 +102,9 @@ def jit_train_step(step, mesh, state_sharding, num_constants):
                           discriminator=jax.lax.with_sharding_constraint(state.discriminator, rest))
     return step(state, *args)
 
-  return xla_options.jit(gathered_step, in_shardings=(state_sharding, batch, rest) + (rest,) * num_constants,
-                 out_shardings=(state_sharding, rest), donate_argnums=0)
+  return xla_options.jit(gathered_step,
+                         in_shardings=(state_sharding, batch, rest) + (rest,) * num_constants,
+                         out_shardings=(state_sharding, rest), donate_argnums=0)
 
 
 def to_local(tree, mesh):

@@ -83,14 +83,14 @@ class Upscaler:
         {"params": p}, lr, frame, z,
         method=lambda m, lr, frame, z: m.inject(m.features(lr, frame.image_mask), z, frame)))
     # The decoder's first layer on the features runs once per canvas, not once per chunk of queries.
-    self._project = xla_options.jit(lambda p, feat: model.apply({"params": p}, feat,
-                                                        method=lambda m, f: m.decoder.project(f)))
+    self._project = xla_options.jit(lambda p, feat: model.apply(
+        {"params": p}, feat, method=lambda m, f: m.decoder.project(f)))
     query = lambda p, grid, frame, coord, cell: model.apply(
         {"params": p}, grid, frame, coord, cell, method=lambda m, g, f, c, s: m.decoder.query(g, c, s, f))
     # Queries are independent given the features: each device decodes its slice of the chunk.
     queries = P(None, sharding.AXIS)
-    self._query = xla_options.jit(jax.shard_map(query, mesh=self.mesh, in_specs=(P(), P(), P(), queries, queries),
-                                        out_specs=queries))
+    self._query = xla_options.jit(jax.shard_map(
+        query, mesh=self.mesh, in_specs=(P(), P(), P(), queries, queries), out_specs=queries))
 
   @classmethod
   def from_checkpoint(cls, path: str | pathlib.Path, chunk: int | None = None, tile: int | None = TILE,

@@ -1,13 +1,18 @@
 """A run's metric writers, read back: metrics.jsonl and the TensorBoard event files beside it."""
+import itertools
+import types
+
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from tensorboardX import event_file_writer
 
 from liifusion_jax.resize.matlab_pil import to_uint8
 from liifusion_jax.train.metrics_log import Logger, read_rows
 from liifusion_jax.train.state import adam, learning_rates
+from liifusion_jax.train import tensorboard_log
 from liifusion_jax.train.tensorboard_log import run_and_tag
 from train_helpers import tensorboard_events
 
@@ -42,6 +47,22 @@ def test_records_become_curves_and_a_resumed_run_hides_the_steps_it_replays(tmp_
   scalars, images = tensorboard_events(tmp_path / "tb")
   assert scalars == {"train/epoch": {1: 0.5, 2: 1.0}, "train/loss": {1: 0.25, 2: 0.5, 3: 0.125}}
   assert images == {} and tensorboard_events(tmp_path / "tb" / "bicubic") == ({}, {})
+
+
+def test_a_resumed_run_hides_the_replayed_steps_when_its_files_open_across_a_second_boundary(
+    tmp_path, monkeypatch):
+  # The first file's suffix is taken 2 ms before a second ends, its bicubic file named after it, in the
+  # second that the resumed run's files are named in.
+  ticks = itertools.count(1_700_000_000_998_000_000, 1_000_000)
+  clock = types.SimpleNamespace(time_ns=lambda: next(ticks), time=lambda: next(ticks) / 1e9)
+  monkeypatch.setattr(tensorboard_log, "time", clock)
+  monkeypatch.setattr(event_file_writer, "time", clock)
+  for start, step, value in ((0, 4, 0.25), (2, 3, 0.5)):
+    events = tensorboard_log.EventWriter(tmp_path, start=start)
+    events.scalars(step, {"loss": value, "val_bicubic_psnr": value})
+    events.close()
+  assert tensorboard_events(tmp_path)[0] == {"train/loss": {3: 0.5}}
+  assert tensorboard_events(tmp_path / "bicubic")[0] == {"val/psnr": {3: 0.5}}
 
 
 def test_tensorboard_off_or_another_process_writes_no_events(tmp_path, monkeypatch):

@@ -31,10 +31,11 @@ class EventWriter:
 
   def __init__(self, directory, start=0):
     directory = pathlib.Path(directory)
-    # tensorboardX names a file by the second it opens it; the nanoseconds after it keep a run resumed
-    # within that second from overwriting the file, and sort the files in time order (TensorBoard
-    # reads them in name order).
-    suffix = f".{time.time_ns() % 10**9:09d}"
+    # tensorboardX names a file by the second it opens it, and TensorBoard reads the files in name
+    # order. The whole clock in nanoseconds after it keeps a run resumed within that second from
+    # overwriting the file and sorts the files in time order, also where this run's writers open in
+    # the next second (nanoseconds within the second would sort such a file after a later one).
+    suffix = f".{time.time_ns()}"
     self._writers = {run: SummaryWriter(str(directory / run), purge_step=start + 1,
                                         filename_suffix=suffix) for run in ("", BICUBIC)}
 

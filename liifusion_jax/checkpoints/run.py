@@ -17,6 +17,7 @@ import jax
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from liifusion_jax.checkpoints import abandoned_reads
 from liifusion_jax.checkpoints.errors import CheckpointError, check_stage
 from liifusion_jax.checkpoints.inference_file import (check_params_finite, flatten, is_inference_file,
                                                       load_inference_file)
@@ -30,6 +31,18 @@ def _check_shapes(saved, abstract_state, where):
   if count(saved) != count(abstract_state):
     raise CheckpointError(f"{where} holds other arrays than this run's state (another model or "
                           "another version wrote it)")
+
+
+def _read_or_reason(read):
+  """(read(), None), or (None, the reason in a line) where the checkpoint is damaged; a
+  CheckpointError (a refusal, not damage) passes through."""
+  try:
+    return read(), None
+  except CheckpointError:
+    raise
+  except Exception as error:  # damage fails anywhere: json, orbax, tensorstore (a bare Exception)
+    abandoned_reads.install()
+    return None, reason(error)
 
 
 def _manager(directory, keep=None, read_only=False):
@@ -101,17 +114,13 @@ class RunCheckpoints:
     """
     unreadable = []
     for step in sorted(self.manager.all_steps(), reverse=True):
-      try:
-        state = self.restore(step, abstract_state, stage, check_meta)
-      except CheckpointError:
-        raise
-      except Exception as error:  # damage fails anywhere: json, orbax, tensorstore (a bare Exception)
-        if jax.process_index() == 0:
-          print(f"warning: checkpoint {self.directory / str(step)} cannot be read ({reason(error)})")
-        unreadable.append(step)
-        continue
-      self._set_aside(unreadable)
-      return step, state
+      state, why = _read_or_reason(lambda: self.restore(step, abstract_state, stage, check_meta))
+      if why is None:
+        self._set_aside(unreadable)
+        return step, state
+      if jax.process_index() == 0:
+        print(f"warning: checkpoint {self.directory / str(step)} cannot be read ({why})")
+      unreadable.append(step)
     if unreadable and not restart:
       raise CheckpointError(f"no checkpoint in {self.directory} can be read (steps "
                             f"{', '.join(map(str, unreadable))}); nothing was changed: start over with "
@@ -188,17 +197,14 @@ def load_params(path: str | pathlib.Path, expected_stage: str | None = None) -> 
     check_stage(meta, expected_stage, path)
     return params, meta
   directory, step = locate(path)
-  try:
-    return _load_params(directory, step, expected_stage)
-  except CheckpointError:
-    raise
-  except Exception as error:  # damage fails anywhere: json, orbax, tensorstore (a bare Exception)
-    older = sorted((int(p.name) for p in directory.iterdir() if p.name.isdigit() and int(p.name) < step),
-                   reverse=True)
-    hint = (f"; pass an older step instead: {', '.join(str(directory / str(s)) for s in older)}"
-            if older else "")
-    message = f"checkpoint {directory / str(step)} cannot be read ({reason(error)}){hint}"
-  raise CheckpointError(message)
+  params_and_meta, why = _read_or_reason(lambda: _load_params(directory, step, expected_stage))
+  if why is None:
+    return params_and_meta
+  older = sorted((int(p.name) for p in directory.iterdir() if p.name.isdigit() and int(p.name) < step),
+                 reverse=True)
+  hint = (f"; pass an older step instead: {', '.join(str(directory / str(s)) for s in older)}"
+          if older else "")
+  raise CheckpointError(f"checkpoint {directory / str(step)} cannot be read ({why}){hint}")
 
 
 def _load_params(directory, step, expected_stage):

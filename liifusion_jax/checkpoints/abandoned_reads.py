@@ -3,8 +3,9 @@
 orbax reads a checkpoint's arrays concurrently on an event loop that it closes when one read fails;
 the other reads end later in tensorstore's threads (into the closed loop) or are collected unfinished,
 and each prints a traceback: 25,000-36,000 lines of stderr for one truncated file on a resume, after
-our one-line report of it. `install`, called where such a failure is reported, drops those and nothing
-else for the rest of the process.
+our one-line report of it. `install`, called where such a failure is reported, drops for the rest of
+the process the unraisable errors raised in orbax's code or by a closed event loop, asyncio's reports
+of such errors, and the "never awaited" warning of orbax's read.
 """
 import functools
 import logging
@@ -54,6 +55,7 @@ def _install_hooks():
 
 
 def install():
+  """Drops the abandoned reads' output from now on (again where a caller reset the warning filters)."""
   _install_hooks()
   # Each time: a `warnings.catch_warnings` around a caller (pytest's, for one) resets the filters.
   warnings.filterwarnings("ignore", "coroutine '_read_array_index_and_device_put' was never awaited",

@@ -5,8 +5,11 @@ Paper section IV.2: a scale s ~ U(1, 4) redrawn every iteration; the reference d
 pixels, LR = its bicubic downsample to 48 x 48 (PIL, `matlab_pil.resize_pil_bicubic`), the same random
 flips / transpose on both, then either 2304 HR pixels drawn without replacement (stage 1) or, with
 `sample_patch` (stage 2), a random contiguous 48 x 48 window of the HR crop, row-major, so that `gt`
-reshapes to an image. Pure numpy; every draw comes from the `rng` passed in.
+reshapes to an image. Pure numpy; every draw comes from the `rng` passed in: `draw_crop` makes one
+image's draws in the reference's order, `cut_sample` turns them into its sample and `assemble_batch`
+stacks the samples (tests/test_train_parity.py feeds the last two the reference's recorded draws).
 """
+import dataclasses
 import logging
 import math
 
@@ -46,8 +49,43 @@ def check_sampler_args(images, *, patch, scale_min, scale_max, sample_q, sample_
                      f"{scale_max}); the largest is {biggest[0]} x {biggest[1]}")
 
 
-def _augment(x, hflip, vflip, dflip):
-  """The reference's flips on CHW (`flip(-2)`, `flip(-1)`, `transpose(-2, -1)`), here on HWC."""
+@dataclasses.dataclass(frozen=True)
+class CropDraws:
+  """One image's random draws, in the order the reference's wrapper makes them.
+
+  top, left: the HR crop's corner (the reference's `x0`, row, then `y0`, column); flips: hflip
+  (rows, torch `flip(-2)`), vflip (columns, `flip(-1)`), dflip (transpose), each drawn as
+  `random() < 0.5`; queries: the sampled pixels' indices into the flattened augmented crop
+  (`np.random.choice`, or a contiguous window's, `window_queries`).
+  """
+  top: int
+  left: int
+  flips: tuple[bool, bool, bool]
+  queries: np.ndarray
+
+
+def window_queries(top, left, patch, crop):
+  """Row-major indices of the patch x patch window at (top, left) of a flattened crop x crop image."""
+  return (np.arange(top, top + patch)[:, None] * crop + np.arange(left, left + patch)[None, :]).reshape(-1)
+
+
+def draw_crop(rng, hw, *, patch, crop, sample_q, sample_patch, augment):
+  """The `CropDraws` of one image of size `hw`, from `rng` (a numpy Generator)."""
+  top = int(rng.integers(0, hw[0] - crop + 1))
+  left = int(rng.integers(0, hw[1] - crop + 1))
+  flips = tuple(bool(f) for f in rng.random(3) < 0.5) if augment else (False, False, False)
+  if sample_patch:
+    queries = window_queries(int(rng.integers(0, crop - patch + 1)),
+                             int(rng.integers(0, crop - patch + 1)), patch, crop)
+  else:
+    queries = rng.choice(crop * crop, sample_q, replace=False)
+  return CropDraws(top, left, flips, queries)
+
+
+def augment(x, flips):
+  """The reference's flips on CHW (`flip(-2)`, `flip(-1)`, `transpose(-2, -1)`, in that order),
+  here on HWC."""
+  hflip, vflip, dflip = flips
   if hflip:
     x = x[::-1]
   if vflip:
@@ -57,24 +95,12 @@ def _augment(x, hflip, vflip, dflip):
   return np.ascontiguousarray(x)
 
 
-def _sample_one(image, rng, patch, crop, sample_q, sample_patch, augment):
-  """(lr, hr_crop, query indices into the flattened crop) for one image, as the reference's wrapper."""
-  h, w = image.shape[:2]
-  y0 = rng.integers(0, h - crop + 1)
-  x0 = rng.integers(0, w - crop + 1)
-  hr = as_float01(image[y0:y0 + crop, x0:x0 + crop])
+def cut_sample(image, draws, *, patch, crop):
+  """(lr, hr_crop, queries) of one image from its draws, as the reference's wrapper: the crop, its LR
+  by the reference's `resize_fn` (`resize_pil_bicubic`), then the same flips on both."""
+  hr = as_float01(image[draws.top:draws.top + crop, draws.left:draws.left + crop])
   lr = resize_pil_bicubic(hr, (patch, patch))
-  if augment:
-    flips = rng.random(3) < 0.5
-    hr, lr = _augment(hr, *flips), _augment(lr, *flips)
-  if sample_patch:
-    top = rng.integers(0, crop - patch + 1)
-    left = rng.integers(0, crop - patch + 1)
-    rows = np.arange(top, top + patch)[:, None] * crop
-    q = (rows + np.arange(left, left + patch)[None, :]).reshape(-1)
-  else:
-    q = rng.choice(crop * crop, sample_q, replace=False)
-  return lr, hr, q
+  return augment(lr, draws.flips), augment(hr, draws.flips), draws.queries
 
 
 def make_batch(images, rng, *, batch_size, patch=48, scale_min=1, scale_max=4, sample_q=2304,
@@ -111,23 +137,27 @@ def make_batch(images, rng, *, batch_size, patch=48, scale_min=1, scale_max=4, s
   if not big_enough:
     raise ValueError(f"no image can supply a {crop} x {crop} HR crop (patch {patch}, scale {scale:.3f})")
 
-  lrs, hrs, qs, skipped = [], [], [], 0
+  samples, skipped = [], 0
   for j in slots:
     slot_rng = streams[j]
     idx = int(indices[j]) if indices is not None else int(slot_rng.integers(len(images)))
     if min(images.hw(idx)) < crop:
       skipped += 1
       idx = big_enough[slot_rng.integers(len(big_enough))]
-    lr, hr, q = _sample_one(images[idx], slot_rng, patch, crop, sample_q, sample_patch, augment)
-    lrs.append(lr)
-    hrs.append(hr)
-    qs.append(q)
+    draws = draw_crop(slot_rng, images.hw(idx), patch=patch, crop=crop, sample_q=sample_q,
+                      sample_patch=sample_patch, augment=augment)
+    samples.append(cut_sample(images[idx], draws, patch=patch, crop=crop))
   if skipped:
     log.warning("%d image(s) smaller than the %d px crop at scale %.3f were replaced", skipped, crop,
                 scale)
+  return assemble_batch(samples, scale, bucket)
 
-  lr, hr, q = np.stack(lrs), np.stack(hrs), np.stack(qs)
-  b = len(lrs)
+
+def assemble_batch(samples, scale, bucket):
+  """The batch `make_batch` documents, from per-image `cut_sample` results at one `scale`."""
+  lr, hr, q = (np.stack(parts) for parts in zip(*samples))
+  patch, crop = lr.shape[1], hr.shape[1]
+  b = len(samples)
   coord = make_coord((crop, crop))[q]
   gt = hr.reshape(b, crop * crop, 3)[np.arange(b)[:, None], q]
   hb = bucket_size(crop, bucket)

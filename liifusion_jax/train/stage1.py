@@ -50,8 +50,12 @@ class Stage1:
     """Nothing: the stage-1 step needs no arrays beside the state and the batch."""
     return ()
 
-  def make_train_step(self) -> TrainStep:
+  def make_train_step(self, return_grads: bool = False) -> TrainStep:
     """The step `(state, batch, rng) -> (state, {"loss"})`: one Adam step on the L1 (or MSE) loss.
+
+    Args:
+      return_grads: also return the step's gradients, `(state, metrics, grads)` (the training-parity
+        test compares them with the reference's; the loop does not ask for them).
 
     Returns:
       The unjitted step function; `rng` is unused (stage 1 is deterministic given the batch).
@@ -67,6 +71,7 @@ class Stage1:
       loss, grads = jax.value_and_grad(loss_fn)(state.params, batch)
       updates, opt_state = tx.update(grads, state.opt_state, state.params)
       params = optax.apply_updates(state.params, updates)
-      return state.replace(step=state.step + 1, params=params, opt_state=opt_state), {"loss": loss}
+      state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+      return (state, {"loss": loss}, grads) if return_grads else (state, {"loss": loss})
 
     return step

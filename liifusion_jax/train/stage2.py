@@ -111,20 +111,32 @@ class Stage2:
     return (load_vgg_params(perceptual.kind, perceptual.path or None),)
 
   def make_train_step(self) -> TrainStep:
-    """The step `(state, batch, rng, vgg_params) -> (state, metrics)`: one generator and one
-    discriminator Adam step, each loss term a metric.
-
-    Returns:
-      The unjitted step function; `rng` draws the diffusion's noise, `vgg_params` are
-      `load_step_constants()`'s.
-    """
-    generator_loss, discriminator_loss = self._losses()
-    noise_dim, tx, d_tx = self.model.prior_dim, self.tx, self.d_tx
+    """The step `(state, batch, rng, vgg_params) -> (state, metrics)`: `rng` draws the diffusion's
+    noise z_T, then `make_step_on_noise`'s step; `vgg_params` are `load_step_constants()`'s."""
+    step_on_noise, noise_dim = self.make_step_on_noise(), self.model.prior_dim
 
     def step(state, batch, rng, vgg):
+      noise = jax.random.normal(rng, (batch["inp"].shape[0], noise_dim), jnp.float32)
+      return step_on_noise(state, batch, noise, vgg)
+
+    return step
+
+  def make_step_on_noise(self, return_grads: bool = False):
+    """The step `(state, batch, noise, vgg_params) -> (state, metrics)` given z_T, as the reference's
+    `train_stage2` does it: the generator's Adam step on all its terms (its gradients reach the
+    discriminator's params but are not applied), then the discriminator's on the detached prediction;
+    each discriminator call is one power iteration (two per half). Every loss term is a metric.
+
+    Args:
+      return_grads: also return `(generator grads, discriminator grads)` (the training-parity test
+        compares them with the reference's; the loop does not ask for them).
+    """
+    generator_loss, discriminator_loss = self._losses()
+    tx, d_tx = self.tx, self.d_tx
+
+    def step(state, batch, noise, vgg):
       trainable, frozen = split_frozen(state.params)
       disc = state.discriminator
-      noise = jax.random.normal(rng, (batch["inp"].shape[0], noise_dim), jnp.float32)
       grads, (g_terms, pred01, gt01, spectral) = jax.grad(generator_loss, has_aux=True)(
           trainable, frozen, disc.spectral, disc.params, batch, noise, vgg)
       updates, opt_state = tx.update(grads, state.opt_state, trainable)
@@ -137,7 +149,8 @@ class Stage2:
                                 spectral=spectral)
       state = state.replace(step=state.step + 1, params={**trainable, **frozen}, opt_state=opt_state,
                             discriminator=disc)
-      return state, {**g_terms, **d_terms}
+      metrics = {**g_terms, **d_terms}
+      return (state, metrics, (grads, d_grads)) if return_grads else (state, metrics)
 
     return step
 

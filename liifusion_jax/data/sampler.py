@@ -69,6 +69,22 @@ def window_queries(top, left, patch, crop):
   return (np.arange(top, top + patch)[:, None] * crop + np.arange(left, left + patch)[None, :]).reshape(-1)
 
 
+def reference_draws(values, choices, *, patch, sample_patch):
+  """(scale, [CropDraws per image]) from the draws the reference's wrapper made for one batch, in its
+  order: `values` holds the scale, then per image its corner (row, column), its three flips' `random()`
+  and, with `sample_patch`, its window's corner (row, column); `choices` the `np.random.choice`
+  indices per image (empty with `sample_patch`)."""
+  scale, per_image = values[0], 7 if sample_patch else 5
+  crop = crop_size(patch, scale)
+  draws = []
+  for j in range((len(values) - 1) // per_image):
+    v = values[1 + j * per_image:1 + (j + 1) * per_image]
+    flips = tuple(bool(x < 0.5) for x in v[2:5])
+    queries = window_queries(int(v[5]), int(v[6]), patch, crop) if sample_patch else np.asarray(choices[j])
+    draws.append(CropDraws(int(v[0]), int(v[1]), flips, queries))
+  return scale, draws
+
+
 def draw_crop(rng, hw, *, patch, crop, sample_q, sample_patch, augment):
   """The `CropDraws` of one image of size `hw`, from `rng` (a numpy Generator)."""
   top = int(rng.integers(0, hw[0] - crop + 1))

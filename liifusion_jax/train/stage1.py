@@ -37,6 +37,10 @@ class Stage1:
     """A fresh stage-1 state (torch-style initialisation, Adam moments at zero); pure, so a resumed run
     can take its shapes from `jax.eval_shape`."""
     params = jax.jit(lambda r, b: self.model.init(r, b, method=_forward)["params"])(rng, batch)
+    return self.state_of_weights(params)
+
+  def state_of_weights(self, params) -> TrainState:
+    """A stage-1 state at step 0 holding `params` (fresh or converted), Adam's moments at zero."""
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=self.tx.init(params))
 
   def load_init_from(self, state: TrainState) -> TrainState:

@@ -5,30 +5,26 @@
   python benchmarks/reference_torch.py --reference ../LIIFusion stage2 --lr-size 128x128 --scale 4
 
 Needs PyTorch and a checkout of the reference repository (novwaul/LIIFusion) at --reference; it
-imports the reference's `models` and `utils` from there, nothing is copied here (its
+imports the reference from there (`reference_code.import_reference`), nothing is copied here (its
 `models/__init__.py` imports `mlp`, LIIF's `models/mlp.py`: add that file from LIIF if the checkout
 lacks it). Random weights and inputs: the speed does not depend on them. `stage1` times forward + L1
 + backward + Adam on a batch of LR patches (48 x 48) and HR crops (patch * scale) with patch^2
 queries; `pieces` times the same step split as pieces.py splits ours (forward, and forward +
 backward, of each network); `stage2` times the reference test.py's `batched_predict` (features once,
-then queries in chunks) of one LR image. On a machine without CUDA the reference's `.cuda()` calls
-are made no-ops. Prints one JSON line like the other benchmarks; it runs where PyTorch is and JAX
-may not be, so it takes its timed loop from the JAX-free `repeat_timing`, not from bench_common.
+then queries in chunks) of one LR image. Prints one JSON line like the other benchmarks; it runs
+where PyTorch is and JAX may not be, so it takes its timed loop from the JAX-free `repeat_timing`,
+not from bench_common.
 """
 import argparse
-import importlib
 import json
 import resource
 import statistics
-import sys
-import types
 
 import torch
 
+import reference_code
 import repeat_timing
-
-ENCODER = {"name": "edsr-baseline", "args": {"no_upsampling": True}}
-DECODER = {"name": "mlp", "args": {"out_dim": 3, "hidden_list": [256, 256, 256, 256]}}
+from reference_training import DECODER, ENCODER
 
 
 def timed(fn, repeats, warmup=1):
@@ -123,18 +119,6 @@ def stage2_inference(models, make_coord, lr_hw, scale, chunk, repeats):
   return timed(upscale, repeats)
 
 
-def stand_in_for_a_missing_torchvision():
-  """The reference's utils.py imports torchvision only for its VGG perceptual loss, which nothing here
-  runs; where torchvision is absent or will not load (a CUDA build beside a CPU torch), an empty
-  module stands in so the reference imports."""
-  try:
-    importlib.import_module("torchvision.models")
-  except (ImportError, RuntimeError):
-    for name in ("torchvision", "torchvision.models"):
-      sys.modules[name] = types.ModuleType(name)
-    sys.modules["torchvision"].models = sys.modules["torchvision.models"]
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--reference", required=True, help="checkout of the reference repository")
@@ -147,12 +131,8 @@ def main():
   parser.add_argument("--repeats", type=int, default=3)
   args = parser.parse_args()
 
-  sys.path.insert(0, args.reference)
-  if not torch.cuda.is_available():
-    torch.Tensor.cuda = lambda self, *unused, **unused_kw: self
-  stand_in_for_a_missing_torchvision()
-  import models  # the reference's
-  from utils import make_coord
+  reference = reference_code.import_reference(args.reference)
+  models, make_coord = reference.models, reference.utils.make_coord
 
   torch.manual_seed(0)
   if args.what in ("stage1", "pieces"):

@@ -98,7 +98,7 @@ def draw_crop(rng, hw, *, patch, crop, sample_q, sample_patch, augment):
   return CropDraws(top, left, flips, queries)
 
 
-def augment(x, flips):
+def apply_flips(x, flips):
   """The reference's flips on CHW (`flip(-2)`, `flip(-1)`, `transpose(-2, -1)`, in that order),
   here on HWC."""
   hflip, vflip, dflip = flips
@@ -116,7 +116,7 @@ def cut_sample(image, draws, *, patch, crop):
   by the reference's `resize_fn` (`resize_pil_bicubic`), then the same flips on both."""
   hr = as_float01(image[draws.top:draws.top + crop, draws.left:draws.left + crop])
   lr = resize_pil_bicubic(hr, (patch, patch))
-  return augment(lr, draws.flips), augment(hr, draws.flips), draws.queries
+  return apply_flips(lr, draws.flips), apply_flips(hr, draws.flips), draws.queries
 
 
 def make_batch(images, rng, *, batch_size, patch=48, scale_min=1, scale_max=4, sample_q=2304,

@@ -21,7 +21,7 @@ from liifusion_jax import __main__ as module_main
 from liifusion_jax.config import ConfigError, default_workdir, load_config
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK
 
-COMMANDS = ("train", "eval", "upscale")
+COMMANDS = ("train", "eval", "upscale", "demo")
 
 
 def test_bundled_config_by_name():
@@ -84,7 +84,7 @@ def test_python_m_dispatches_to_the_commands(capsys, monkeypatch):
     assert capsys.readouterr().out.startswith(f"usage: python -m liifusion_jax {command} ")
   assert exit_status(module_main.main, ["train", "--config", "stage3"]) == 1
   assert capsys.readouterr().err.startswith("error: config file not found: stage3")
-  assert module_main.main([]) == 2 and "usage: python -m liifusion_jax {train,eval,upscale}" in capsys.readouterr().err
+  assert module_main.main([]) == 2 and "usage: python -m liifusion_jax {train,eval,upscale,demo}" in capsys.readouterr().err
   assert module_main.main(["fit"]) == 2 and "unknown command 'fit'" in capsys.readouterr().err
   assert module_main.main(["--help"]) == 0 and capsys.readouterr().out.startswith("usage:")
 

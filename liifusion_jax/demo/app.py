@@ -76,7 +76,7 @@ def zoom_frame(key):
 
 def build(handlers, max_side):
   """The Gradio page."""
-  with gr.Blocks(title="LIIFusion demo") as page:
+  with gr.Blocks(title="LIIFusion demo", analytics_enabled=False) as page:  # no calls home
     gr.Markdown("## LIIFusion: arbitrary-scale super-resolution\nUpload an image, choose a scale (1-30) "
                 "or an exact size, and compare the model with bicubic; the deep-zoom tab decodes only "
                 "the part on screen, up to x30.")
@@ -125,4 +125,4 @@ def serve(args):
   page = build(Handlers(service, out_dir), args.max_side)
   app = gr.mount_gradio_app(app, page, path="/", allowed_paths=[out_dir], footer_links=[])
   print(f"serving on http://{args.host}:{args.port}", flush=True)
-  uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+  uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)

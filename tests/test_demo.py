@@ -109,7 +109,7 @@ def test_an_upscaling_in_bands_is_the_upscalers(service, upscaler, self_ensemble
 
 def test_tiles_are_crops_of_the_upscaling_at_their_level(service, upscaler):
   lr = _image((20, 13), 1)
-  key = service.encode(lr, seed=2)
+  key, _ = service.encode(lr, seed=2)
   info = service.zoom_info(key)
   top = (info["height"], info["width"])
   assert top == (600, 390) and info["max_level"] == 10 and info["min_level"] == 6
@@ -196,7 +196,7 @@ def test_tile_routes(gr, service):
   app = FastAPI()
   zoom.add_routes(app, service)
   client = TestClient(app)
-  key = service.encode(_image((10, 12), 0), seed=0)
+  key, _ = service.encode(_image((10, 12), 0), seed=0)
   page = client.get(f"/zoom/{key}")
   assert page.status_code == 200 and f'"key": "{key}"' in page.text and '"max_level": 9' in page.text
   tile = client.get(f"/zoom/{key}/9/1_0.png")

@@ -16,15 +16,17 @@ from liifusion_jax.data import images
 from liifusion_jax.demo import pyramid
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference import canvas, region, tiled_pool, tiled_upscale
-from liifusion_jax.inference.self_ensemble import dihedral_mean
+from liifusion_jax.inference.self_ensemble import TRANSFORMS, dihedral_mean
 
 KEEP = 2  # encoded images kept for the deep-zoom view
 BAND_CHUNKS = 8  # decoder chunks per band of rows: the progress steps
 
 
 def read_upload(path):
-  """An uploaded file as float32 RGB (h, w, 3) in [0, 1], as upscale.py reads its inputs."""
-  return images.load_image(path)  # the one place an upload's image mode is converted
+  """An uploaded file as float32 RGB (h, w, 3) in [0, 1], as upscale.py reads its inputs (16-bit
+  greyscale to floats, alpha dropped). The one place the demo converts an image's mode: a reader
+  that keeps grey, alpha or 16 bits belongs here."""
+  return images.load_image(path)
 
 
 class Service:
@@ -61,39 +63,43 @@ class Service:
     return out_hw
 
   def encode(self, lr01, seed):
-    """The key of `lr01`'s encoding with `seed`, kept for `tile` (the KEEP latest)."""
+    """(key, encoding) of `lr01` with `seed`, kept for `tile` under the key (the KEEP latest)."""
     with self._lock:
       encoded = region.encode(self.upscaler, lr01, seed=seed)
     key = uuid.uuid4().hex
     self._encoded[key] = encoded
     while len(self._encoded) > KEEP:
       self._encoded.popitem(last=False)
-    return key
+    return key, encoded
 
   def upscale(self, lr01, out_hw, seed=0, self_ensemble=False, progress=lambda fraction: None):
     """(model (H, W, 3), bicubic (H, W, 3), zoom key): floats in [0, 1], and the key of the plain
     model's encoding (the deep-zoom view's). `progress(fraction)` is called as bands are decoded."""
-    key = self.encode(lr01, seed)
-    transforms = 8 if self_ensemble else 1
-    done = [0]
-
-    def plain(lr, hw, _hr, encoded=None):
-      with self._lock:
-        encoded = encoded or region.encode(self.upscaler, lr, seed=seed)
-      rows = max(1, BAND_CHUNKS * self.upscaler.chunk // hw[1])
-      bands = []
-      for top in range(0, hw[0], rows):
-        with self._lock:
-          bands.append(region.decode(self.upscaler, encoded, hw, ((top, 0), (min(hw[0], top + rows), hw[1]))))
-        progress((done[0] + min(1.0, (top + rows) / hw[0])) / transforms)
-      done[0] += 1
-      return np.concatenate(bands)
-
-    if self_ensemble:
-      sr = dihedral_mean(plain, lr01, out_hw)
+    key, encoded = self.encode(lr01, seed)
+    if not self_ensemble:
+      sr = self._in_bands(encoded, out_hw, progress)
     else:
-      sr = plain(lr01, out_hw, None, self._encoded[key])
+      passes = iter(range(len(TRANSFORMS)))
+
+      def one(lr, hw, _hr):
+        done = next(passes)
+        with self._lock:
+          encoded = region.encode(self.upscaler, lr, seed=seed)
+        return self._in_bands(encoded, hw, lambda f: progress((done + f) / len(TRANSFORMS)))
+
+      sr = dihedral_mean(one, lr01, out_hw)
     return sr, protocols.bicubic_upscale(lr01, out_hw, "div2k"), key
+
+  def _in_bands(self, encoded, out_hw, progress):
+    """The `out_hw` upscaling of `encoded` in bands of BAND_CHUNKS chunks, `progress(fraction)` after each."""
+    rows = max(1, BAND_CHUNKS * self.upscaler.chunk // out_hw[1])
+    bands = []
+    for top in range(0, out_hw[0], rows):
+      bottom = min(out_hw[0], top + rows)
+      with self._lock:
+        bands.append(region.decode(self.upscaler, encoded, out_hw, ((top, 0), (bottom, out_hw[1]))))
+      progress(bottom / out_hw[0])
+    return np.concatenate(bands)
 
   def zoom_info(self, key):
     """The deep-zoom pyramid of an encoding: {width, height, tile, min_level, max_level}."""

@@ -13,7 +13,8 @@ compiles a bounded number of programs, however many image sizes it meets:
   the buckets a window larger) one program for EDSR + injection, one for the decoder's projection, one
   for a chunk of queries (every chunk has `chunk` queries, the last one padded).
 Images larger than `tile` + 160 LR pixels are encoded tile by tile (`tiled_upscale`), in bounded memory.
-The self-ensemble (`self_ensemble`) adds none: its transposed images run on the same square canvases.
+The self-ensemble (`self_ensemble`) adds none: its transposed images run on the same square canvases;
+nor does a region decode (`region`: one output window from a kept encoding, through `decode_window`).
 """
 import pathlib
 from collections.abc import Iterator, Mapping

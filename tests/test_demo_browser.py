@@ -79,7 +79,7 @@ def _fetch(url):
 
 
 @pytest.mark.slow
-def test_upload_upscale_compare_and_deep_zoom(app_url, browser, tmp_path):
+def test_upload_upscale_compare_and_deep_zoom(browser, app_url, tmp_path):  # no browser: no app started
   import skimage.data
   photo = tmp_path / "cat.png"
   Image.fromarray(skimage.data.chelsea()[70:70 + LR_HW[0], 150:150 + LR_HW[1]]).save(photo)

@@ -1,9 +1,9 @@
-"""`python -m liifusion_jax train|eval|upscale ARGS`: the commands of train.py, eval.py and upscale.py,
-with their arguments (installed from the wheel as liifusion-train, liifusion-eval, liifusion-upscale)."""
+"""`python -m liifusion_jax train|eval|upscale|demo ARGS`: the commands of train.py, eval.py, upscale.py and
+demo.py, with their arguments (installed from the wheel as liifusion-train, -eval, -upscale, -demo)."""
 import importlib
 import sys
 
-COMMANDS = ("train", "eval", "upscale")
+COMMANDS = ("train", "eval", "upscale", "demo")
 USAGE = (f"usage: python -m liifusion_jax {{{','.join(COMMANDS)}}} ARGS "
          "(python -m liifusion_jax COMMAND --help for its arguments)")
 

@@ -21,7 +21,7 @@ from liifusion_jax import __main__ as module_main
 from liifusion_jax.config import ConfigError, default_workdir, load_config
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK
 
-COMMANDS = ("train", "eval", "upscale")
+COMMANDS = ("train", "eval", "upscale", "demo")
 
 
 def test_bundled_config_by_name():
@@ -84,7 +84,7 @@ def test_python_m_dispatches_to_the_commands(capsys, monkeypatch):
     assert capsys.readouterr().out.startswith(f"usage: python -m liifusion_jax {command} ")
   assert exit_status(module_main.main, ["train", "--config", "stage3"]) == 1
   assert capsys.readouterr().err.startswith("error: config file not found: stage3")
-  assert module_main.main([]) == 2 and "usage: python -m liifusion_jax {train,eval,upscale}" in capsys.readouterr().err
+  assert module_main.main([]) == 2 and "usage: python -m liifusion_jax {train,eval,upscale,demo}" in capsys.readouterr().err
   assert module_main.main(["fit"]) == 2 and "unknown command 'fit'" in capsys.readouterr().err
   assert module_main.main(["--help"]) == 0 and capsys.readouterr().out.startswith("usage:")
 
@@ -99,7 +99,8 @@ def _run(argv, env, cwd):
 def test_wheel_installs_commands_that_upscale_with_the_bundled_model(tmp_path):
   """Builds the wheel from a copy of what it is made of, installs it into a fresh virtual environment
   outside the checkout (dependencies from this interpreter's site-packages: no download), and runs the
-  installed commands there: an upscale with the bundled model, the config shipped by name, --help."""
+  installed commands there: an upscale with the bundled model, the config shipped by name, --help; the
+  demo's viewer files are in it."""
   source = tmp_path / "source"
   source.mkdir()
   for name in ("pyproject.toml", "setup.py", "README.md"):
@@ -136,7 +137,9 @@ def test_wheel_installs_commands_that_upscale_with_the_bundled_model(tmp_path):
   loaded = _run([python, "-c", "from liifusion_jax.config import load_config; c = load_config('stage2:quick');"
                  " print(c.stage, c.init_from)"], env, work).stdout
   assert loaded.split() == ["stage2", "runs/stage1_quick"]
-  for command in ("liifusion-train", "liifusion-eval"):
+  for command in ("liifusion-train", "liifusion-eval", "liifusion-demo"):
     assert _run([command, "--help"], env, work).stdout.startswith(f"usage: {command} ")
+  for asset in ("viewer.html", "openseadragon.min.js", "openseadragon.LICENSE.txt", "images/zoomin_rest.png"):
+    assert (purelib / "liifusion_jax" / "demo" / "static" / asset).is_file(), asset  # the deep-zoom viewer
   assert _run([python, "-m", "liifusion_jax", "upscale", "--help"], env, work).stdout.startswith(
       "usage: python -m liifusion_jax upscale ")

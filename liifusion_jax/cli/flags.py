@@ -26,7 +26,7 @@ def add_model_flags(parser, default_chunk):
   parser.add_argument("--self-ensemble", action="store_true",
                       help="average the upscalings of the 8 flips and quarter turns of each image "
                            "(EDSR+; 8x the time; stage 2: the same prior noise for all 8)")
-  parser.add_argument("--chunk", type=_positive_int, default=None,
+  parser.add_argument("--chunk", type=positive_int, default=None,
                       help=f"queries per decoder call (default: the checkpoint's eval_chunk, else "
                            f"{default_chunk})")
   parser.add_argument("--precision", choices=tuple(PRECISIONS), default="float32",
@@ -34,7 +34,7 @@ def add_model_flags(parser, default_chunk):
                            "images differ from float32's by well under one 8-bit level on average")
 
 
-def _positive_int(text):
+def positive_int(text):
   try:
     value = int(text)
   except ValueError:

@@ -13,7 +13,8 @@ compiles a bounded number of programs, however many image sizes it meets:
   the buckets a window larger) one program for EDSR + injection, one for the decoder's projection, one
   for a chunk of queries (every chunk has `chunk` queries, the last one padded).
 Images larger than `tile` + 160 LR pixels are encoded tile by tile (`tiled_upscale`), in bounded memory.
-The self-ensemble (`self_ensemble`) adds none: its transposed images run on the same square canvases.
+The self-ensemble (`self_ensemble`) adds none: its transposed images run on the same square canvases;
+nor does a region decode (`region`: one output window from a kept encoding, through `decode_window`).
 """
 import pathlib
 from collections.abc import Iterator, Mapping
@@ -28,7 +29,7 @@ from liifusion_jax import sharding, xla_options
 from liifusion_jax.checkpoints.inference_file import PRETRAINED
 from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.data.images import normalise
-from liifusion_jax.inference import canvas, chunked_decode, tiled_pool, tiled_upscale
+from liifusion_jax.inference import canvas, chunked_decode, region, tiled_pool, tiled_upscale
 from liifusion_jax.inference.self_ensemble import dihedral_mean
 from liifusion_jax.models.factory import build_model
 from liifusion_jax.models.stage1 import make_prior_input
@@ -199,21 +200,25 @@ class Upscaler:
     return self._upscale(lr01, out_hw, hr01, seed)
 
   def _upscale(self, lr01, out_hw, hr01, seed):
-    height, width = (int(v) for v in out_hw)
-    h, w = lr01.shape[:2]
-    out = np.empty((height, width, 3), np.float32)
-    for frame, feat, start, stop in self.features(lr01, hr01, seed):
-      # The output pixels whose LR positions fall in this canvas's tile.
-      (r0, r1), (c0, c1) = [(round(a * o / n), round(b * o / n))
-                            for a, b, o, n in zip(start, stop, (height, width), (h, w))]
-      if r1 > r0 and c1 > c0:
-        coord, cell = chunked_decode.query_grid(height, width, slice(r0, r1), slice(c0, c1))
-        rgb = self.decode(feat, frame, coord, cell)
-        out[r0:r1, c0:c1] = chunked_decode.to_image(rgb, r1 - r0, c1 - c0)[0]
-    return out
+    out_hw = tuple(int(v) for v in out_hw)
+    return self.decode_window(self.projected(lr01, hr01, seed), lr01.shape[:2], out_hw, ((0, 0), out_hw))
 
-  def decode(self, feat, frame, coord, cell):
-    """The decoder's RGB in [-1, 1] (1, Q, 3) at coord / cell (1, Q, 2) (the whole output's
-    coordinates) from a feature canvas and its frame, `self.chunk` queries per call."""
-    query = lambda g, c, s: self._query(self.params, g, frame, c, s)
-    return chunked_decode.decode_in_chunks(query, self._project(self.params, feat), coord, cell, self.chunk)
+  def projected(self, lr01: np.ndarray, hr01: np.ndarray | None = None, seed: int = 0) -> Iterator[tuple]:
+    """Yields (frame, projected features (1, s, s, hidden), tile start, tile stop) per canvas: what the
+    decoder reads (`features` through the decoder's first layer), one canvas at a time."""
+    for frame, feat, start, stop in self.features(lr01, hr01, seed):
+      yield frame, self._project(self.params, feat), start, stop
+
+  def decode_window(self, canvases, lr_hw, out_hw, window):
+    """Output pixels [top:bottom, left:right] (H, W, 3) in [0, 1] of the `out_hw` upscaling, from the
+    canvases `projected` yields for an LR image of `lr_hw`; window = ((top, left), (bottom, right))."""
+    (top, left), (bottom, right) = window
+    out = np.empty((bottom - top, right - left, 3), np.float32)
+    for frame, grid, start, stop in canvases:
+      (r0, r1), (c0, c1) = region.output_block(start, stop, lr_hw, out_hw, window)
+      if r1 > r0 and c1 > c0:
+        coord, cell = chunked_decode.query_grid(*out_hw, slice(r0, r1), slice(c0, c1))
+        query = lambda g, c, s: self._query(self.params, g, frame, c, s)
+        rgb = chunked_decode.decode_in_chunks(query, grid, coord, cell, self.chunk)
+        out[r0 - top:r1 - top, c0 - left:c1 - left] = chunked_decode.to_image(rgb, r1 - r0, c1 - c0)[0]
+    return out

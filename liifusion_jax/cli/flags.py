@@ -1,15 +1,41 @@
 """The command-line flags eval.py and upscale.py share, and argparse with one-line errors."""
 import argparse
+import re
+import sys
 
 from liifusion_jax.cli.outputs import MAX_PIXELS, MAX_SIDE
 from liifusion_jax.models.factory import PRECISIONS
 
 
 class ArgumentParser(argparse.ArgumentParser):
-  """argparse with one-line errors (argparse's own print the usage first)."""
+  """argparse with one-line errors (argparse's own print the usage first) that name an unknown option
+  before anything else (argparse names it only after the missing required ones)."""
 
   def error(self, message):
     self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+  def parse_known_args(self, args=None, namespace=None):
+    unknown = self.unknown_option(sys.argv[1:] if args is None else args)
+    if unknown is not None:
+      self.error(f"unrecognized argument {unknown}")
+    return super().parse_known_args(args, namespace)
+
+  def unknown_option(self, argv):
+    """The first argument of `argv` that is written as an option but names none of this parser's
+    (long options may be abbreviated, short ones carry their value: -s4), or None."""
+    known = self._option_string_actions
+    for arg in argv:
+      if arg == "--":
+        return None
+      if not arg.startswith("-") or arg == "-" or re.fullmatch(r"-\d*\.?\d+(e[-+]?\d+)?", arg):
+        continue
+      name = arg.split("=", 1)[0]
+      if name in known or (arg.startswith("--") and any(o.startswith(name) for o in known)):
+        continue
+      if not arg.startswith("--") and arg[:2] in known:
+        continue
+      return arg
+    return None
 
 
 def add_output_flags(parser):

@@ -33,35 +33,73 @@ def parse_size(text):
 
 def parse_args(argv):
   parser = flags.ArgumentParser(
-      description="Upscale images with a stage-2 LIIFusion model (default: the bundled one).")
-  parser.add_argument("input", help="an image file, or a folder of images")
-  parser.add_argument("-o", "--output", required=True,
-                      help="output file (its extension picks the format) or folder")
+      description="Upscale images with a stage-2 LIIFusion model (default: the bundled one).",
+      epilog="Real-ESRGAN's spellings (-i IN -o OUT -s 4, --outscale, --suffix, --ext) and Thera's "
+             "(IN OUT --scale 4) work too.")
+  parser.add_argument("input_path", nargs="?", metavar="INPUT",
+                      help="an image file, or a folder of images (or -i)")
+  parser.add_argument("output_path", nargs="?", metavar="OUTPUT", help="the output (or -o)")
+  parser.add_argument("-i", "--input", help="an image file, or a folder of images")
+  parser.add_argument("-o", "--output", help="output file (its extension picks the format) or folder")
   parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
                       help="a stage-2 run folder, its checkpoints/ folder, one step folder, an "
                            f"inference file (.npz) or a bundled model (default {DEFAULT_CHECKPOINT})")
   target = parser.add_mutually_exclusive_group(required=True)
-  target.add_argument("--scale", type=flags.parse_scale, help="scale factor >= 1, e.g. 3.7")
+  target.add_argument("-s", "--scale", "--outscale", dest="scale", type=flags.parse_scale,
+                      help="scale factor >= 1, e.g. 3.7")
   target.add_argument("--size", type=parse_size, metavar="WxH", help="output size, e.g. 1920x1080")
   parser.add_argument("--compare", action="store_true",
                       help="write bicubic's upscaling (left) beside the model's (right) in one image")
+  parser.add_argument("--suffix", default="",
+                      help="output files in a folder are named NAME_SUFFIX.EXT (default: NAME.EXT)")
+  parser.add_argument("--ext", default="auto", type=_extension,
+                      help="output format in a folder: auto (the input's where Pillow can write it, "
+                           "else png; default), or an extension such as png or jpg")
   flags.add_model_flags(parser, DEFAULT_CHUNK)
   parser.add_argument("--tile", type=int, default=DEFAULT_TILE,
                       help=f"LR pixels per tile side, a multiple of {WINDOW} (default {DEFAULT_TILE}): "
                            f"larger images are encoded tile by tile with a halo, in bounded memory; "
                            f"0: whole images")
   flags.add_output_flags(parser)
-  args = parser.parse_args(argv)
+  args = parser.parse_intermixed_args(argv)  # IN OUT may stand apart: IN --scale 4 OUT
   if args.tile and (args.tile < WINDOW or args.tile % WINDOW):
     parser.error(f"--tile must be 0 or a positive multiple of {WINDOW}, got {args.tile}")
+  _input_and_output(parser, args)
   return args
 
 
-def output_name(input_name):
-  """The input's file name where Pillow can write its format, else the same name as PNG."""
-  if images.writable_format(input_name):
-    return input_name
-  return os.path.splitext(input_name)[0] + ".png"
+def _extension(text):
+  """--ext: "auto" (None), or an extension Pillow writes, without its dot."""
+  ext = text.lower().lstrip(".")
+  if ext == "auto":
+    return None
+  if not images.writable_format("x." + ext):
+    raise argparse.ArgumentTypeError(f"Pillow cannot write .{ext} files")
+  return ext
+
+
+def _input_and_output(parser, args):
+  """args.input and args.output from -i / -o, else from the positional INPUT [OUTPUT], in that order."""
+  paths = [p for p in (args.input_path, args.output_path) if p is not None]
+  for name in ("input", "output"):
+    if getattr(args, name) is None:
+      if not paths:
+        parser.error(f"no {name} given: pass {name.upper()} or -{name[0]}/--{name}")
+      setattr(args, name, paths.pop(0))
+  if paths:
+    parser.error(f"unrecognized argument {paths[0]} (the input is {args.input}, the output "
+                 f"{args.output})")
+
+
+def output_name(input_name, suffix="", ext=None):
+  """NAME[_SUFFIX].EXT of an input's file name: its own extension where Pillow can write its format
+  and `ext` is None, else `ext` (png where neither)."""
+  stem, extension = os.path.splitext(input_name)
+  if ext is not None:
+    extension = "." + ext
+  elif not images.writable_format(input_name):
+    extension = ".png"
+  return f"{stem}_{suffix}{extension}" if suffix else stem + extension
 
 
 def output_size(in_hw, scale=None, size=None):
@@ -122,6 +160,7 @@ def _jobs(args):
 
 def _planned_jobs(args):
   src, dst = args.input, args.output
+  name = lambda path: output_name(os.path.basename(path), args.suffix, args.ext)
   if not os.path.exists(src):
     raise FileNotFoundError(f"input {src} does not exist")
   if os.path.isdir(src):
@@ -129,11 +168,11 @@ def _planned_jobs(args):
       raise UsageError(f"the input is a folder, so the output must be a folder too, but {dst} is a file")
     if os.path.isdir(dst) and os.path.samefile(src, dst):
       raise UsageError("the output folder is the input folder: the images would be overwritten")
-    return [(p, os.path.join(dst, output_name(os.path.basename(p)))) for p in images.list_images(src)], True
+    return [(p, os.path.join(dst, name(p))) for p in images.list_images(src)], True
   if os.path.isdir(dst) or dst.endswith(os.sep):
-    dst = os.path.join(dst, output_name(os.path.basename(src)))
+    dst = os.path.join(dst, name(src))
   elif not os.path.splitext(dst)[1]:
-    dst += os.path.splitext(output_name(os.path.basename(src)))[1]
+    dst += os.path.splitext(name(src))[1]
   images.check_writable_format(dst)
   return [(src, dst)], False
 

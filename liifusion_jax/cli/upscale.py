@@ -1,6 +1,7 @@
 """Command line of upscale.py: a stage-2 checkpoint upscales an image (or a folder of them) to any size.
 
-The output keeps the input's file format where Pillow can write it (else PNG), in 8 bits per channel.
+The output keeps the input's file format where Pillow can write it (else PNG) and its mode: grey,
+alpha and 16-bit depth are kept where the output format holds them (`inference.image_modes`).
 """
 import argparse
 import os
@@ -8,7 +9,6 @@ import re
 import sys
 
 import numpy as np
-from tqdm import tqdm
 
 from liifusion_jax import compilation_cache
 from liifusion_jax.cli import flags, outputs
@@ -16,8 +16,10 @@ from liifusion_jax.cli.errors import USER_ERRORS, UsageError, user_errors
 from liifusion_jax.cli.logs import quiet_logs
 from liifusion_jax.data import images
 from liifusion_jax.evaluation import protocols
+from liifusion_jax.inference.image_modes import ALPHA_METHODS, upscale_image
 from liifusion_jax.inference.tiled_upscale import WINDOW
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
+from liifusion_jax.progress import Progress
 
 DEFAULT_CHECKPOINT = "pretrained:stage2"
 DEFAULT_TILE = 384  # canvases of 544 pixels a side: ~2.8 GB peak host memory on CPU, whatever the image size
@@ -55,6 +57,9 @@ def parse_args(argv):
   parser.add_argument("--ext", default="auto", type=_extension,
                       help="output format in a folder: auto (the input's where Pillow can write it, "
                            "else png; default), or an extension such as png or jpg")
+  parser.add_argument("--alpha", choices=ALPHA_METHODS, default="bicubic",
+                      help="how an alpha channel is upscaled: bicubic (default) or the model on it as "
+                           "a grey image (twice the time)")
   flags.add_model_flags(parser, DEFAULT_CHUNK)
   parser.add_argument("--tile", type=int, default=DEFAULT_TILE,
                       help=f"LR pixels per tile side, a multiple of {WINDOW} (default {DEFAULT_TILE}): "
@@ -126,28 +131,52 @@ def load_upscaler(path, chunk=None, tile=DEFAULT_TILE, precision="float32"):
 
 
 def make_upscale(args):
-  """`upscale(lr01, (H, W))` of the chosen model, with bicubic's (PIL-style, as an image viewer
-  shows it) on its left under --compare."""
+  """`upscale(image, (H, W), name, progress)` of the chosen model on a `images.native_array`, in its
+  own mode (`image_modes`), with bicubic's (PIL-style, as an image viewer shows it) on its left under
+  --compare."""
   upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile, args.precision)
-  model = lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed, self_ensemble=args.self_ensemble)
-  if not args.compare:
-    return model
-  return lambda lr, out_hw: np.concatenate([protocols.bicubic_upscale(lr, out_hw, "div2k"), model(lr, out_hw)],
-                                           axis=1)
+
+  def upscale(image, out_hw, name, progress):
+    def model(lr, hw, progress=None):
+      sr = upscaler(lr, hw, seed=args.seed, self_ensemble=args.self_ensemble, progress=progress)
+      outputs.check_image_finite(sr, name)
+      return sr
+    sr = upscale_image(model, image, out_hw, args.alpha, progress)
+    if not args.compare:
+      return sr
+    return np.concatenate([upscale_image(_bicubic, image, out_hw, "bicubic"), sr], axis=1)
+  return upscale
 
 
-def _read(src, args):
-  """The input image and its output size (both checked before any work)."""
-  lr = images.load_image(src)
-  out_hw = output_size(lr.shape[:2], args.scale, args.size)
+def _bicubic(lr, out_hw, progress=None):
+  return protocols.bicubic_upscale(lr, out_hw, "div2k")
+
+
+def aspect_note(name, in_hw, out_hw):
+  """A note where the output's aspect ratio is not the input's (to a pixel), else None."""
+  (h, w), (height, width) = in_hw, out_hw
+  if abs(height - h * width / w) <= 1 or abs(width - w * height / h) <= 1:
+    return None
+  return (f"note: --size {width}x{height} changes the aspect ratio of {name} from {w / h:.2f} to "
+          f"{width / height:.2f} (width x{width / w:.2f}, height x{height / h:.2f})")
+
+
+def _read(src, args, say):
+  """The input image (`images.read_native`) and its output size (both checked before any work)."""
+  image = images.read_native(src)
+  out_hw = output_size(image.shape[:2], args.scale, args.size)
   outputs.check_pixels(out_hw, args.force)
-  return lr, out_hw
+  note = aspect_note(src, image.shape[:2], out_hw)
+  if note:
+    say(note)
+  return image, out_hw
 
 
-def _upscale_and_save(upscale, lr, out_hw, src, dst):
-  sr = upscale(lr, out_hw)
-  outputs.check_image_finite(sr, src)
-  images.save_image(dst, sr)
+def _upscale_and_save(upscale, image, out_hw, src, dst, progress, say):
+  dropped = images.save_image(dst, upscale(image, out_hw, src, progress))
+  if dropped:
+    say(f"note: {images.check_writable_format(dst)} cannot hold {' or '.join(dropped)}: {dst} is written "
+        f"without (a .png keeps it)")
 
 
 def _jobs(args):
@@ -185,19 +214,24 @@ def main(argv=None):
     jobs, folder = _jobs(args)
     if not folder:
       (src, dst), = jobs
-      lr, (h, w) = _read(src, args)  # a bad input fails before the checkpoint is loaded
-      _upscale_and_save(make_upscale(args), lr, (h, w), src, dst)
+      say = lambda line: print(line, file=sys.stderr)
+      image, (h, w) = _read(src, args, say)  # a bad input fails before the checkpoint is loaded
+      progress = Progress(f"upscaling {os.path.basename(src)}", "query chunks")
+      _upscale_and_save(make_upscale(args), image, (h, w), src, dst, progress, say)
       print(f"wrote {dst} ({w}x{h}{', bicubic | model' if args.compare else ''})")
       return 0
     upscale = make_upscale(args)
     failed = []
-    for src, dst in tqdm(jobs, desc="upscaling", unit="image", disable=None):
+    bar = Progress("upscaling", "images")
+    for i, (src, dst) in enumerate(jobs):
       try:
-        lr, out_hw = _read(src, args)
-        _upscale_and_save(upscale, lr, out_hw, src, dst)
+        image, out_hw = _read(src, args, bar.write)
+        _upscale_and_save(upscale, image, out_hw, src, dst,
+                          lambda done, total: bar(i + done / total, len(jobs)), bar.write)
       except USER_ERRORS as error:  # one bad file does not stop the others
-        tqdm.write(f"warning: {' '.join(str(error).split())}", file=sys.stderr)
+        bar.write(f"warning: {' '.join(str(error).split())}")
         failed.append(src)
+      bar(i + 1, len(jobs))
     print(f"wrote {len(jobs) - len(failed)} images to {args.output}")
     if failed:
       raise UsageError(f"{len(failed)} of {len(jobs)} images failed (see the warnings above)")

@@ -25,11 +25,13 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import sharding, xla_options
+from liifusion_jax.progress import counter, reporter
 from liifusion_jax.checkpoints.inference_file import PRETRAINED
 from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.data.images import normalise
 from liifusion_jax.inference import canvas, chunked_decode, tiled_pool, tiled_upscale
-from liifusion_jax.inference.self_ensemble import dihedral_mean
+from liifusion_jax.inference.self_ensemble import TRANSFORMS, dihedral_mean
+from liifusion_jax.inference.self_ensemble import size as transformed_size
 from liifusion_jax.models.factory import build_model
 from liifusion_jax.models.stage1 import make_prior_input
 
@@ -44,7 +46,8 @@ def prior_noise(seed, dim):
 
 
 class Upscaler:
-  """`upscaler(lr01, (H, W), hr01=None, seed=0, self_ensemble=False)` -> (H, W, 3) float32 in [0, 1].
+  """`upscaler(lr01, (H, W), hr01=None, seed=0, self_ensemble=False, progress=None)` -> (H, W, 3) float32
+  in [0, 1].
 
   Uses every local device: the params are replicated on them and each chunk of queries is split
   across them (one device: the same path).
@@ -179,7 +182,7 @@ class Upscaler:
       yield frame, self._encode(self.params, canvas.crop(lr, offset, side), frame, z), start, stop
 
   def __call__(self, lr01: np.ndarray, out_hw: tuple[int, int], hr01: np.ndarray | None = None,
-               seed: int = 0, self_ensemble: bool = False) -> np.ndarray:
+               seed: int = 0, self_ensemble: bool = False, progress=None) -> np.ndarray:
     """The image upscaled to `out_hw`.
 
     Args:
@@ -190,30 +193,48 @@ class Upscaler:
       self_ensemble: the mean over the 8 flips and quarter turns of the LR image (8x the time, the
         same programs); stage 2's prior is sampled from the same noise (`seed`) for all 8, each
         conditioned on its own transformed LR.
+      progress: True to report the query chunks done on stderr with the time left (once the work
+        has taken a few seconds; `liifusion_jax.progress`), or a callable `progress(done, total)`
+        called after each chunk; None: silent.
 
     Returns:
       The (H, W, 3) float32 image in [0, 1].
     """
+    transforms = TRANSFORMS if self_ensemble else TRANSFORMS[:1]
+    total = sum(self.chunks(transformed_size(lr01.shape[:2], t), transformed_size(out_hw, t))
+                for t in transforms)
+    step = counter(reporter(progress, "upscaling", "query chunks"), total)
     if self_ensemble:
-      return dihedral_mean(lambda lr, hw, hr: self._upscale(lr, hw, hr, seed), lr01, out_hw, hr01)
-    return self._upscale(lr01, out_hw, hr01, seed)
+      return dihedral_mean(lambda lr, hw, hr: self._upscale(lr, hw, hr, seed, step), lr01, out_hw, hr01)
+    return self._upscale(lr01, out_hw, hr01, seed, step)
 
-  def _upscale(self, lr01, out_hw, hr01, seed):
+  def chunks(self, lr_hw, out_hw):
+    """The decoder calls (chunks of queries) that upscaling an image of `lr_hw` to `out_hw` takes."""
+    return sum(-(-(rows.stop - rows.start) * (cols.stop - cols.start) // self.chunk)
+               for rows, cols in self._output_regions(lr_hw, out_hw))
+
+  def _output_regions(self, lr_hw, out_hw):
+    """Per feature canvas (in `features`' order), the output rows and columns whose LR positions fall in
+    its tile (empty slices for none)."""
+    for _, _, start, stop in tiled_upscale.feature_windows(tuple(lr_hw), self.tile):
+      yield tuple(slice(round(a * o / n), max(round(a * o / n), round(b * o / n)))
+                  for a, b, o, n in zip(start, stop, out_hw, lr_hw))
+
+  def _upscale(self, lr01, out_hw, hr01, seed, step=None):
     height, width = (int(v) for v in out_hw)
-    h, w = lr01.shape[:2]
     out = np.empty((height, width, 3), np.float32)
-    for frame, feat, start, stop in self.features(lr01, hr01, seed):
-      # The output pixels whose LR positions fall in this canvas's tile.
-      (r0, r1), (c0, c1) = [(round(a * o / n), round(b * o / n))
-                            for a, b, o, n in zip(start, stop, (height, width), (h, w))]
-      if r1 > r0 and c1 > c0:
-        coord, cell = chunked_decode.query_grid(height, width, slice(r0, r1), slice(c0, c1))
-        rgb = self.decode(feat, frame, coord, cell)
-        out[r0:r1, c0:c1] = chunked_decode.to_image(rgb, r1 - r0, c1 - c0)[0]
+    regions = self._output_regions(lr01.shape[:2], (height, width))
+    for (frame, feat, _, _), (rows, cols) in zip(self.features(lr01, hr01, seed), regions):
+      if rows.stop > rows.start and cols.stop > cols.start:
+        coord, cell = chunked_decode.query_grid(height, width, rows, cols)
+        rgb = self.decode(feat, frame, coord, cell, step)
+        out[rows, cols] = chunked_decode.to_image(rgb, rows.stop - rows.start, cols.stop - cols.start)[0]
     return out
 
-  def decode(self, feat, frame, coord, cell):
+  def decode(self, feat, frame, coord, cell, step=None):
     """The decoder's RGB in [-1, 1] (1, Q, 3) at coord / cell (1, Q, 2) (the whole output's
-    coordinates) from a feature canvas and its frame, `self.chunk` queries per call."""
+    coordinates) from a feature canvas and its frame, `self.chunk` queries per call (`step()` after
+    each, where given)."""
     query = lambda g, c, s: self._query(self.params, g, frame, c, s)
-    return chunked_decode.decode_in_chunks(query, self._project(self.params, feat), coord, cell, self.chunk)
+    return chunked_decode.decode_in_chunks(query, self._project(self.params, feat), coord, cell, self.chunk,
+                                           step)

@@ -82,9 +82,12 @@ def test_upscale_py_keeps_the_modes(tmp_path, stage2_ckpt, capsys):
   for name, mode in (("grey.png", "L"), ("rgba.png", "RGBA"), ("deep.png", "I;16")):
     with Image.open(tmp_path / "out" / name) as im:
       assert (im.mode, im.size) == (mode, (48, 40)), name
-  alpha = images.read_native(tmp_path / "out" / "rgba.png")[..., 3]
+  assert upscale_cli.main([str(src / "rgba.png"), str(tmp_path / "bicubic.png"), "-s", "2", "--alpha", "bicubic",
+                           "--checkpoint", stage2_ckpt]) == 0
+  by_model, by_bicubic = (images.read_native(tmp_path / name)[..., 3] for name in ("out/rgba.png", "bicubic.png"))
   want = resize_bicubic_torch(photo[None, ..., 1:2] / np.float32(255), (40, 48), xp=np)[0, ..., 0]
-  np.testing.assert_array_equal(alpha, rounded(np.clip(want, 0, 1), 255))
+  np.testing.assert_array_equal(by_bicubic, rounded(np.clip(want, 0, 1), 255))
+  assert np.any(by_model != by_bicubic)  # the model on the alpha by default
   assert np.any(images.read_native(tmp_path / "out" / "deep.png") % 257)
   assert upscale_cli.main([str(src / "rgba.png"), str(tmp_path / "rgba.jpg"), "-s", "2",
                            "--checkpoint", stage2_ckpt]) == 0

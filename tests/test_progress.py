@@ -64,14 +64,14 @@ def test_a_terminal_line_is_rewritten_and_messages_do_not_break_it():
                                "\rSet5 x4: 5/5 images (100%), done in 0:08\033[K\n")
 
 
-@pytest.mark.parametrize("ensemble", [False, True])
-def test_the_upscaler_reports_every_chunk_of_the_total(ensemble, stage2_ckpt):
+@pytest.mark.parametrize("ensemble, calls_per_chunk", [(False, 1), (True, 8), (4, 4)])
+def test_the_upscaler_reports_every_chunk_of_the_total(ensemble, calls_per_chunk, stage2_ckpt):
   lr = smooth_photo(20, 36).astype(np.float32) / 255
   upscaler = Upscaler.from_checkpoint(stage2_ckpt, chunk=500)
   calls = []
   out = upscaler(lr, (50, 90), seed=1, self_ensemble=ensemble, progress=lambda *c: calls.append(c))
-  total = upscaler.chunks((20, 36), (50, 90)) * (8 if ensemble else 1)
-  assert total == (8 if ensemble else 1) * -(-50 * 90 // 500)
+  total = upscaler.chunks((20, 36), (50, 90)) * calls_per_chunk
+  assert total == calls_per_chunk * -(-50 * 90 // 500)
   assert calls == [(done, total) for done in range(1, total + 1)]
   np.testing.assert_array_equal(out, upscaler(lr, (50, 90), seed=1, self_ensemble=ensemble))
 

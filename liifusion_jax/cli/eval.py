@@ -83,7 +83,7 @@ def _load_method(args, method=None):
   upscaler = Upscaler.from_checkpoint(args.checkpoint, args.chunk, precision=args.precision)
   ensemble = args.self_ensemble
   print(f"model: {args.checkpoint} ({upscaler.stage}, {args.precision}"
-        f"{', self-ensemble' if ensemble else ''})", flush=True)
+        f"{f', self-ensemble of {ensemble}' if ensemble else ''})", flush=True)
   if upscaler.stage == "stage1":
     return (lambda lr, hr, seed, progress=None: upscaler(lr, hr.shape[:2], hr01=hr, self_ensemble=ensemble,
                                                          progress=progress)), "stage1"

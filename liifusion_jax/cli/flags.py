@@ -49,15 +49,24 @@ def add_model_flags(parser, default_chunk):
   """--seed, --chunk, --precision and --self-ensemble: how a model upscales (eval.py and upscale.py)."""
   parser.add_argument("--seed", type=int, default=0,
                       help="noise seed of the stage-2 sampled prior (default 0)")
-  parser.add_argument("--self-ensemble", action="store_true",
-                      help="average the upscalings of the 8 flips and quarter turns of each image "
-                           "(EDSR+; 8x the time; stage 2: the same prior noise for all 8)")
+  parser.add_argument("--self-ensemble", nargs="?", const=8, default=0, type=_ensemble_size, metavar="N",
+                      help="average the upscalings of N transforms of each image, N times the time: 8 "
+                           "(bare --self-ensemble: the flips and quarter turns, EDSR+), 4 (the quarter "
+                           "turns: as free of the LR-grid pattern as 8) or 2 (a quarter turn: half of "
+                           "it); stage 2: the same prior noise for all")
   parser.add_argument("--chunk", type=_positive_int, default=None,
                       help=f"queries per decoder call (default: the checkpoint's eval_chunk, else "
                            f"{default_chunk})")
   parser.add_argument("--precision", choices=tuple(PRECISIONS), default="float32",
                       help="compute dtype (default float32); bf16 is faster on GPUs and TPUs, its "
                            "images differ from float32's by well under one 8-bit level on average")
+
+
+def _ensemble_size(text):
+  if text not in ("2", "4", "8"):
+    raise argparse.ArgumentTypeError(f"expected 2, 4 or 8 transforms, got {text!r} (a bare --self-ensemble "
+                                     f"is 8: put it after the input)")
+  return int(text)
 
 
 def _positive_int(text):

@@ -57,9 +57,9 @@ def parse_args(argv):
   parser.add_argument("--ext", default="auto", type=_extension,
                       help="output format in a folder: auto (the input's where Pillow can write it, "
                            "else png; default), or an extension such as png or jpg")
-  parser.add_argument("--alpha", choices=ALPHA_METHODS, default="bicubic",
-                      help="how an alpha channel is upscaled: bicubic (default) or the model on it as "
-                           "a grey image (twice the time)")
+  parser.add_argument("--alpha", choices=ALPHA_METHODS, default="model",
+                      help="how an alpha channel is upscaled: the model on it as a grey image (default; "
+                           "twice the time, sharper edges) or bicubic")
   flags.add_model_flags(parser, DEFAULT_CHUNK)
   parser.add_argument("--tile", type=int, default=DEFAULT_TILE,
                       help=f"LR pixels per tile side, a multiple of {WINDOW} (default {DEFAULT_TILE}): "
@@ -176,7 +176,7 @@ def _upscale_and_save(upscale, image, out_hw, src, dst, progress, say):
   dropped = images.save_image(dst, upscale(image, out_hw, src, progress))
   if dropped:
     say(f"note: {images.check_writable_format(dst)} cannot hold {' or '.join(dropped)}: {dst} is written "
-        f"without (a .png keeps it)")
+        f"without (a .png keeps alpha and 16 bits)")
 
 
 def _jobs(args):

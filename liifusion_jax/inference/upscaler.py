@@ -30,8 +30,7 @@ from liifusion_jax.checkpoints.inference_file import PRETRAINED
 from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.data.images import normalise
 from liifusion_jax.inference import canvas, chunked_decode, tiled_pool, tiled_upscale
-from liifusion_jax.inference.self_ensemble import TRANSFORMS, dihedral_mean
-from liifusion_jax.inference.self_ensemble import size as transformed_size
+from liifusion_jax.inference import self_ensemble as ensembles
 from liifusion_jax.models.factory import build_model
 from liifusion_jax.models.stage1 import make_prior_input
 
@@ -182,7 +181,7 @@ class Upscaler:
       yield frame, self._encode(self.params, canvas.crop(lr, offset, side), frame, z), start, stop
 
   def __call__(self, lr01: np.ndarray, out_hw: tuple[int, int], hr01: np.ndarray | None = None,
-               seed: int = 0, self_ensemble: bool = False, progress=None) -> np.ndarray:
+               seed: int = 0, self_ensemble: bool | int = False, progress=None) -> np.ndarray:
     """The image upscaled to `out_hw`.
 
     Args:
@@ -190,9 +189,10 @@ class Upscaler:
       out_hw: the output's (height, width): any scale, not necessarily the same for both sides.
       hr01: the HR image (H, W, 3) in [0, 1], which a stage-1 model's prior needs; unused in stage 2.
       seed: the seed of stage 2's sampled prior (the same seed, the same image).
-      self_ensemble: the mean over the 8 flips and quarter turns of the LR image (8x the time, the
-        same programs); stage 2's prior is sampled from the same noise (`seed`) for all 8, each
-        conditioned on its own transformed LR.
+      self_ensemble: the mean over the 8 flips and quarter turns of the LR image (True or 8; 8x the
+        time, the same programs), over its 4 quarter turns (4: as free of the LR-grid pattern as 8)
+        or over it and one quarter turn (2); stage 2's prior is sampled from the same noise (`seed`)
+        for all of them, each conditioned on its own transformed LR.
       progress: True to report the query chunks done on stderr with the time left (once the work
         has taken a few seconds; `liifusion_jax.progress`), or a callable `progress(done, total)`
         called after each chunk; None: silent.
@@ -200,12 +200,12 @@ class Upscaler:
     Returns:
       The (H, W, 3) float32 image in [0, 1].
     """
-    transforms = TRANSFORMS if self_ensemble else TRANSFORMS[:1]
-    total = sum(self.chunks(transformed_size(lr01.shape[:2], t), transformed_size(out_hw, t))
-                for t in transforms)
+    transforms = ensembles.transforms(self_ensemble)
+    total = sum(self.chunks(ensembles.size(lr01.shape[:2], t), ensembles.size(out_hw, t)) for t in transforms)
     step = counter(reporter(progress, "upscaling", "query chunks"), total)
-    if self_ensemble:
-      return dihedral_mean(lambda lr, hw, hr: self._upscale(lr, hw, hr, seed, step), lr01, out_hw, hr01)
+    if len(transforms) > 1:
+      return ensembles.dihedral_mean(lambda lr, hw, hr: self._upscale(lr, hw, hr, seed, step), lr01, out_hw,
+                                     hr01, transforms)
     return self._upscale(lr01, out_hw, hr01, seed, step)
 
   def chunks(self, lr_hw, out_hw):

@@ -32,7 +32,8 @@ def upscale_image(upscale, image, out_hw, alpha="model", progress=None):
 
   Returns:
     The upscaled image: a PIL image for a PIL image (palette and other modes come back as `native_array`
-    makes them: RGB, RGBA or grey), else an array of the input's channels and dtype.
+    makes them: RGB, RGBA or grey; floating-point grey as 8-bit grey), else an array of the input's
+    channels and dtype.
   """
   if alpha not in ALPHA_METHODS:
     raise ValueError(f"alpha must be one of {', '.join(ALPHA_METHODS)}, got {alpha!r}")

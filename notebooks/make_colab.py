@@ -21,13 +21,16 @@ the *quick* stage-1 and stage-2 configs on photographs bundled with scikit-image
 the result and upscales an image you upload.
 
 **Runtime → Change runtime type → GPU.** The quick runs then take minutes. A CPU runtime works too,
-slowly: shorten the runs with `QUICK_OVERRIDES` below."""),
+slowly: shorten the runs with `QUICK_OVERRIDES` below. To upscale with the bundled model only, run
+*Install*, *Settings* and *Upscale your image*: the training cells can be skipped."""),
     ("markdown", "## Install"),
     ("code", """\
 #@title Where the package comes from { display-mode: "form" }
-#@markdown Fill in **one**: the repository's git URL, or the path of an archive of it (`.zip`, `.tar.gz`)
-#@markdown or of its folder, uploaded to this runtime (Files pane: `/content/liifusion-jax.zip`) or on
-#@markdown Google Drive (`/content/drive/MyDrive/liifusion-jax.zip`, mounted when needed).
+#@markdown Fill in **one**: the repository's git URL (`https://...git`), or the path of a wheel
+#@markdown (`liifusion_jax-0.1.0-py3-none-any.whl`, made in a checkout by `pip wheel --no-deps -w dist .`),
+#@markdown an archive of the repository (`.zip`, `.tar.gz`) or its folder, uploaded to this runtime
+#@markdown (Files pane: `/content/liifusion_jax-0.1.0-py3-none-any.whl`) or on Google Drive
+#@markdown (`/content/drive/MyDrive/...`, mounted when needed).
 REPO_URL = ""  #@param {type:"string"}
 SOURCE_PATH = ""  #@param {type:"string"}
 JAX = "jax[cuda12]"  #@param ["jax[cuda12]", "jax"]"""),
@@ -43,37 +46,50 @@ import sys
 def repository_folder(repo_url, source_path, target="liifusion-jax"):
   \"\"\"The repository's folder: SOURCE_PATH's folder or unpacked archive, else a clone of REPO_URL.\"\"\"
   if source_path:
-    return unpacked(pathlib.Path(source_path), pathlib.Path(target))
+    return unpacked(on_this_runtime(source_path), pathlib.Path(target))
   if repo_url:
     subprocess.run(["git", "clone", "-q", "--depth", "1", repo_url, target], check=True)
     return pathlib.Path(target)
   raise ValueError("the form above is empty: set REPO_URL to the repository's git URL, or SOURCE_PATH "
-                   "to an uploaded or Drive archive (or folder) of it, then run both cells again")
+                   "to an uploaded or Drive wheel, archive or folder of it, then run both cells again")
+
+
+def on_this_runtime(source_path):
+  \"\"\"SOURCE_PATH as a path that exists, Google Drive mounted first where it is on Drive.\"\"\"
+  path = pathlib.Path(source_path)
+  if str(path).startswith("/content/drive") and not path.exists():
+    from google.colab import drive
+    drive.mount("/content/drive")
+  if not path.exists():
+    raise FileNotFoundError(f"SOURCE_PATH {path} does not exist")
+  return path
 
 
 def unpacked(path, target):
   \"\"\"A folder as it is, or an archive unpacked into `target` (entering its one top folder).\"\"\"
-  if str(path).startswith("/content/drive") and not path.exists():
-    from google.colab import drive
-    drive.mount("/content/drive")
   if path.is_dir():
     return path
-  if not path.is_file():
-    raise FileNotFoundError(f"SOURCE_PATH {path} does not exist")
   shutil.unpack_archive(path, target)
   folders = [p for p in target.iterdir() if p.is_dir()]
   return target if (target / "pyproject.toml").exists() or len(folders) != 1 else folders[0]
 
 
 def install(repo_url, source_path, jax):
-  \"\"\"Installs the package with `jax` unless a checkout of it is importable; enters the checkout.\"\"\"
+  \"\"\"Installs the package with `jax` unless a checkout of it is importable (then enters it): a wheel
+  as it is, else the repository's folder (editable; entered).\"\"\"
   found = importlib.util.find_spec("liifusion_jax")
   folder = pathlib.Path(found.origin).parents[1] if found else None
-  if folder is None or not (folder / "configs").is_dir():
+  if folder is not None and (folder / "configs").is_dir():
+    os.chdir(folder)
+  elif source_path.endswith(".whl"):
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(on_this_runtime(source_path)), jax],
+                   check=True)
+    folder = source_path
+  else:
     folder = repository_folder(repo_url, source_path).resolve()
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(folder), jax], check=True)
     sys.path.insert(0, str(folder))
-  os.chdir(folder)
+    os.chdir(folder)
   print(f"liifusion_jax from {folder}")
 
 
@@ -84,26 +100,32 @@ import jax
 print(jax.devices())  # a GPU runtime lists a CUDA device; several devices are all used"""),
     ("markdown", "## Settings"),
     ("code", """\
+import os
+
+from PIL import Image
+
 RUNS = "runs"          # run folders and outputs go here
 QUICK_OVERRIDES = []   # extra --config.KEY=VALUE for both stages, e.g. ["--config.epochs=3"]
 EVAL_SCALES = "2,3,4,8,12"
 EVAL_DATA = []         # folders of HR images to evaluate on; empty: the bundled held-out photographs
-UPSCALE = 4.0          # scale factor for the uploaded image"""),
+UPSCALE = 4.0          # scale factor for the uploaded image
+stage1_dir, stage2_dir = f"{RUNS}/stage1_quick", f"{RUNS}/stage2_quick"
+
+
+def stage2_model():
+  \"\"\"The stage-2 run trained below where there is one, else the bundled model (no training needed).\"\"\"
+  return stage2_dir if os.path.isdir(f"{stage2_dir}/checkpoints") else "pretrained:stage2\""""),
     ("markdown", """\
 ## Stage 1
 
 The prior encoder sees the HR image (paper Eq. 1) and the network learns to reconstruct from it. The
-same command line is `python train.py --config configs/stage1.py:quick --workdir runs/stage1_quick`;
-running it again resumes from the last checkpoint."""),
+same command line is `python train.py --config stage1:quick --workdir runs/stage1_quick` (the bundled
+config; `configs/stage1.py:quick` in a checkout); running it again resumes from the last checkpoint."""),
     ("code", """\
 import glob
 import json
 
-from PIL import Image
-
 from liifusion_jax.cli.train import main as train
-
-stage1_dir, stage2_dir = f"{RUNS}/stage1_quick", f"{RUNS}/stage2_quick"
 
 
 def show_run(workdir):
@@ -120,7 +142,7 @@ def show_run(workdir):
   return strip
 
 
-assert train(["--config", "configs/stage1.py:quick", "--workdir", stage1_dir, *QUICK_OVERRIDES]) == 0
+assert train(["--config", "stage1:quick", "--workdir", stage1_dir, *QUICK_OVERRIDES]) == 0
 show_run(stage1_dir)"""),
     ("markdown", """\
 ## Stage 2
@@ -129,32 +151,35 @@ A 4-step latent diffusion replaces the HR prior, so no HR image is needed; train
 run with L1 + perceptual + GAN + diffusion losses (Eq. 6-9). The frozen stage-1 prior encoder gives
 the diffusion targets."""),
     ("code", """\
-assert train(["--config", "configs/stage2.py:quick", "--workdir", stage2_dir,
+assert train(["--config", "stage2:quick", "--workdir", stage2_dir,
               f"--config.init_from={stage1_dir}", *QUICK_OVERRIDES]) == 0
 show_run(stage2_dir)"""),
     ("markdown", """\
 Both runs' losses, learning rate, validation PSNR/LPIPS next to bicubic's, and the validation samples
-at each validation, in TensorBoard (elsewhere: `pip install tensorboard; tensorboard --logdir runs/`)."""),
+at each validation, in TensorBoard (elsewhere: `pip install 'liifusion-jax[tensorboard]'` or
+`pip install tensorboard`, then `tensorboard --logdir runs/`)."""),
     ("code", """\
 %load_ext tensorboard
 %tensorboard --logdir {RUNS}"""),
     ("markdown", """\
 ## Evaluate
 
-PSNR and LPIPS per scale, against bicubic (`python eval.py --checkpoint runs/stage2_quick --scales ...`).
-A quick run is far from the paper's numbers: it shows the pipeline, not the model."""),
+PSNR and LPIPS per scale, against bicubic (`python eval.py --checkpoint runs/stage2_quick --scales ...`),
+of the stage-2 run trained above, else of the bundled model. A quick run is far from the paper's
+numbers: it shows the pipeline, not the model."""),
     ("code", """\
 from liifusion_jax.cli.eval import main as evaluate
 
 data = ["--data", *EVAL_DATA] if EVAL_DATA else []
-assert evaluate(["--checkpoint", stage2_dir, "--scales", EVAL_SCALES, *data,
+assert evaluate(["--checkpoint", stage2_model(), "--scales", EVAL_SCALES, *data,
                  "--json", f"{RUNS}/eval_stage2.json", "--overwrite"]) == 0  # the cell can run again
 assert evaluate(["--method", "bicubic", "--lpips", "--scales", EVAL_SCALES, *data]) == 0"""),
     ("markdown", """\
 ## Upscale your image
 
 Colab asks for a file (keep it small on a free GPU: a few hundred pixels a side); elsewhere, or if
-you cancel, a bundled photograph is used. Same as `python upscale.py IN -o OUT --checkpoint ... --scale ...`."""),
+you cancel, a bundled photograph is used. The stage-2 run trained above upscales it where there is one,
+else the bundled model (`pretrained:stage2`). Same as `python upscale.py IN -o OUT --checkpoint ... --scale ...`."""),
     ("code", """\
 try:
   from google.colab import files
@@ -171,7 +196,7 @@ else:
 from liifusion_jax.cli.upscale import main as upscale
 
 output_path = f"{RUNS}/upscaled.png"
-assert upscale([image_path, "-o", output_path, "--checkpoint", stage2_dir, "--scale", str(UPSCALE),
+assert upscale([image_path, "-o", output_path, "--checkpoint", stage2_model(), "--scale", str(UPSCALE),
                 "--overwrite"]) == 0
 sr = Image.open(output_path)
 bicubic = Image.open(image_path).convert("RGB").resize(sr.size, Image.BICUBIC)

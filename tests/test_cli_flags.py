@@ -28,4 +28,13 @@ def test_chunk_must_be_a_positive_whole_number(value, words, capsys):
 def test_self_ensemble_is_off_unless_asked():
   parser = flags.ArgumentParser(prog="x")
   flags.add_model_flags(parser, 30000)
-  assert not parser.parse_args([]).self_ensemble and parser.parse_args(["--self-ensemble"]).self_ensemble
+  assert parser.parse_args([]).self_ensemble == 0 and parser.parse_args(["--self-ensemble"]).self_ensemble == 8
+  assert parser.parse_args(["--self-ensemble", "4"]).self_ensemble == 4
+
+
+def test_an_ensemble_size_is_2_4_or_8(capsys):
+  parser = flags.ArgumentParser(prog="x")
+  flags.add_model_flags(parser, 30000)
+  with pytest.raises(SystemExit):
+    parser.parse_args(["--self-ensemble", "3"])
+  assert "expected 2, 4 or 8 transforms, got '3'" in capsys.readouterr().err

@@ -5,6 +5,8 @@ import json
 import math
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -60,6 +62,43 @@ def test_install_cell_needs_a_source_and_unpacks_an_archive(tmp_path, monkeypatc
   assert folder == tmp_path / "unpacked" / "liifusion-jax-main"
 
 
+def test_install_cell_installs_a_wheel_as_it_is(tmp_path, monkeypatch):
+  """A wheel in SOURCE_PATH is pip-installed with JAX, not unpacked, and no folder is entered."""
+  monkeypatch.chdir(tmp_path)
+  namespace = {}
+  for cell in code_cells()[:2]:
+    exec(compile(python_source(cell), "<colab cell>", "exec"), namespace)
+  wheel = tmp_path / "liifusion_jax-0.1.0-py3-none-any.whl"
+  wheel.write_bytes(b"a wheel")
+  monkeypatch.chdir(tmp_path)
+  commands = []
+  monkeypatch.setattr(namespace["importlib"].util, "find_spec", lambda name: None)  # not installed yet
+  monkeypatch.setattr(subprocess, "run", lambda command, check: commands.append(command))
+  namespace["install"]("", str(wheel), "jax[cuda12]")
+  assert commands == [[sys.executable, "-m", "pip", "install", "-q", str(wheel), "jax[cuda12]"]]
+  assert pathlib.Path.cwd() == tmp_path
+  with pytest.raises(FileNotFoundError, match="SOURCE_PATH .*missing.whl does not exist"):
+    namespace["install"]("", str(tmp_path / "missing.whl"), "jax")
+
+
+def test_the_upscale_cells_use_the_bundled_model_without_training(tmp_path, monkeypatch):
+  """Install, settings, then straight to the upscale cells: the bundled stage-2 model upscales."""
+  monkeypatch.chdir(REPO)
+  namespace = {}
+  for cell in code_cells():
+    source = python_source(cell)
+    if "train(" in source or "evaluate(" in source or "show_run" in source:
+      continue
+    exec(compile(source, "<colab cell>", "exec"), namespace)
+    if "QUICK_OVERRIDES =" in source:
+      namespace.update(RUNS=str(tmp_path / "runs"), UPSCALE=2.0,
+                       stage2_dir=str(tmp_path / "runs" / "stage2_quick"))
+      (tmp_path / "runs").mkdir()
+      assert namespace["stage2_model"]() == "pretrained:stage2"
+  lr, sr = Image.open(namespace["image_path"]), Image.open(tmp_path / "runs" / "upscaled.png")
+  assert sr.size == (2 * lr.width, 2 * lr.height)
+
+
 @pytest.mark.slow
 def test_notebook_runs_on_cpu_with_tiny_settings(tmp_path, monkeypatch):
   """Executes every code cell in order in one namespace, as Colab would, with tiny run settings."""
@@ -73,13 +112,14 @@ def test_notebook_runs_on_cpu_with_tiny_settings(tmp_path, monkeypatch):
     source = python_source(cell)
     exec(compile(source, "<colab cell>", "exec"), namespace)
     if "QUICK_OVERRIDES =" in source:
-      namespace.update(RUNS=str(tmp_path / "runs"), QUICK_OVERRIDES=TINY, EVAL_SCALES="2",
-                       EVAL_DATA=[str(data)], UPSCALE=2.0)
-  runs = tmp_path / "runs"
+      runs = tmp_path / "runs"
+      namespace.update(RUNS=str(runs), QUICK_OVERRIDES=TINY, EVAL_SCALES="2", EVAL_DATA=[str(data)],
+                       UPSCALE=2.0, stage1_dir=str(runs / "stage1_quick"), stage2_dir=str(runs / "stage2_quick"))
   for stage in ("stage1_quick", "stage2_quick"):
     assert (runs / stage / "checkpoints" / "1").is_dir()
   results = json.loads((runs / "eval_stage2.json").read_text())["results"]
   assert [r["scale"] for r in results] == [2.0] and math.isfinite(results[0]["psnr"])
+  assert namespace["stage2_model"]() == str(runs / "stage2_quick")  # the run trained, not the bundled one
   lr, sr = Image.open(namespace["image_path"]), Image.open(runs / "upscaled.png")
   assert sr.size == (2 * lr.width, 2 * lr.height)
   assert namespace["side_by_side"].size == (2 * sr.width, sr.height)

@@ -1,6 +1,7 @@
 """The 8 dihedral transforms of the self-ensemble, checked with stub upscalers (the model's own run is in
 test_shape_stable.py and the command lines' tests)."""
 import numpy as np
+import pytest
 
 from liifusion_jax.inference import self_ensemble
 
@@ -58,3 +59,29 @@ def test_sizes_and_extra_arguments_reach_every_transform():
   assert sorted(set(calls)) == [((5, 7, 3), (11, 16), (11, 16, 3), True),
                                 ((7, 5, 3), (16, 11), (16, 11, 3), True)]
   assert len(calls) == 8
+
+
+def test_the_ensembles_offered():
+  assert self_ensemble.transforms(True) == self_ensemble.transforms(8) == self_ensemble.TRANSFORMS
+  assert self_ensemble.transforms(False) == self_ensemble.transforms(1) == ((0, False),)
+  assert self_ensemble.transforms(4) == tuple((turns, False) for turns in range(4))
+  assert self_ensemble.transforms(2) == ((0, False), (1, False))
+  with pytest.raises(ValueError, match="self-ensemble size 3 is not one of 1, 2, 4, 8"):
+    self_ensemble.transforms(3)
+
+
+def test_the_quarter_turns_cancel_a_grid_that_differs_between_rows_and_columns():
+  """A pattern g(row) - g(column) at the LR pixel period (each output's own frame) averages out over the
+  4 quarter turns of a square image, exactly; the 4 flips keep it whole where g is symmetric."""
+  g = np.asarray([1, -2, 1], np.float32) / 64
+  def gridded(lr, out_hw, hr=None):
+    rows, cols = np.tile(g, out_hw[0] // 3), np.tile(g, out_hw[1] // 3)
+    return _nearest(lr, out_hw) + (rows[:, None] - cols[None, :])[..., None]
+
+  lr = _image((4, 4))
+  clean = _nearest(lr, (12, 12))
+  turns = self_ensemble.dihedral_mean(gridded, lr, (12, 12), transforms=self_ensemble.transforms(4))
+  np.testing.assert_allclose(turns, clean, atol=1e-6)
+  flips = ((0, False), (0, True), (2, True), (2, False))
+  np.testing.assert_allclose(self_ensemble.dihedral_mean(gridded, lr, (12, 12), transforms=flips),
+                             gridded(lr, (12, 12)), atol=1e-6)

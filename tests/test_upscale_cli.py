@@ -34,18 +34,21 @@ def test_size_and_seed(tmp_path, stage2_ckpt):
 
 
 def test_self_ensemble(tmp_path, stage2_ckpt):
-  """--self-ensemble writes the Upscaler's ensemble with the given seed, not the model alone."""
+  """--self-ensemble [N] writes the Upscaler's ensemble of N (bare: 8) with the given seed, not the model
+  alone."""
   src = tmp_path / "in.png"
   Image.fromarray(smooth_photo(20, 24)).save(src)
   outputs = []
-  for flags in ([], ["--self-ensemble"]):
+  for flags in ([], ["--self-ensemble"], ["--self-ensemble", "4"]):
     out = tmp_path / f"out{len(flags)}.png"
     assert upscale_cli.main([str(src), "-o", str(out), "--checkpoint", stage2_ckpt, "--scale", "2",
                              "--seed", "2", *flags]) == 0
     outputs.append(images.load_image(out))
-  want = Upscaler.from_checkpoint(stage2_ckpt)(images.load_image(src), (40, 48), seed=2, self_ensemble=True)
-  np.testing.assert_array_equal(outputs[1], images.as_float01(images.to_uint8(want)))
-  assert np.any(outputs[0] != outputs[1])
+  upscaler = Upscaler.from_checkpoint(stage2_ckpt)
+  for got, size in zip(outputs[1:], (8, 4)):
+    want = upscaler(images.load_image(src), (40, 48), seed=2, self_ensemble=size)
+    np.testing.assert_array_equal(got, images.as_float01(images.to_uint8(want)))
+  assert np.any(outputs[0] != outputs[1]) and np.any(outputs[1] != outputs[2])
 
 
 def test_folder_in_folder_out(tmp_path, stage2_ckpt, capsys):

@@ -11,6 +11,7 @@ files (`inference_file`).
 """
 import collections
 import contextlib
+import logging
 import pathlib
 
 import jax
@@ -45,8 +46,22 @@ def _read_or_reason(read):
     return None, reason(error)
 
 
+class _ReadOnlyNotice(logging.Filter):
+  """orbax's warning that a manager opened read-only is read-only ("Given directory is read only"):
+  every checkpoint is read so here (eval.py, upscale.py, stage 2's init_from), and the folder is
+  writable, so the line would only mislead."""
+
+  def filter(self, record):
+    return not record.getMessage().startswith("Given directory is read only")
+
+
+logging.getLogger("absl").addFilter(_ReadOnlyNotice())  # absl.logging writes through this logger
+
+
 def _manager(directory, keep=None, read_only=False):
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only, read_only=read_only)
+  # A read-only manager saves nothing: save_interval_steps=0 says so (orbax warns where it sets it).
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only, read_only=read_only,
+                                         save_interval_steps=0 if read_only else 1)
   return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
                                item_names=("state", "meta"))
 

@@ -14,7 +14,6 @@ import sys
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from liifusion_jax import compilation_cache, xla_options
 from liifusion_jax.checkpoints.inference_file import PRETRAINED
@@ -28,6 +27,7 @@ from liifusion_jax.losses.lpips import load_lpips_params, lpips
 from liifusion_jax.evaluation import datasets, paper_tables, protocols
 from liifusion_jax.inference import canvas
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
+from liifusion_jax.progress import Progress
 
 
 _COLUMNS = (("dataset", 12), ("scale", 6), ("LR", 9), ("images", 7), ("skipped", 8), ("PSNR", 8),
@@ -76,16 +76,19 @@ def parse_args(argv):
 
 
 def _load_method(args, method=None):
-  """(upscale(lr01, hr01, seed) -> sr01, stage or None) of `method` (default `args.method`)."""
+  """(upscale(lr01, hr01, seed, progress=None) -> sr01, stage or None) of `method` (default
+  `args.method`); `progress` as `Upscaler`'s."""
   if (method or args.method) == "bicubic":
-    return (lambda lr, hr, seed: protocols.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
+    return (lambda lr, hr, seed, progress=None: protocols.bicubic_upscale(lr, hr.shape[:2], args.protocol)), None
   upscaler = Upscaler.from_checkpoint(args.checkpoint, args.chunk, precision=args.precision)
   ensemble = args.self_ensemble
   print(f"model: {args.checkpoint} ({upscaler.stage}, {args.precision}"
-        f"{', self-ensemble' if ensemble else ''})", flush=True)
+        f"{f', self-ensemble of {ensemble}' if ensemble else ''})", flush=True)
   if upscaler.stage == "stage1":
-    return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], hr01=hr, self_ensemble=ensemble)), "stage1"
-  return (lambda lr, hr, seed: upscaler(lr, hr.shape[:2], seed=seed, self_ensemble=ensemble)), "stage2"
+    return (lambda lr, hr, seed, progress=None: upscaler(lr, hr.shape[:2], hr01=hr, self_ensemble=ensemble,
+                                                         progress=progress)), "stage1"
+  return (lambda lr, hr, seed, progress=None: upscaler(lr, hr.shape[:2], seed=seed, self_ensemble=ensemble,
+                                                       progress=progress)), "stage2"
 
 
 def _lpips_fn():
@@ -118,17 +121,18 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
   `baseline` (bicubic beside a model) where given."""
   psnrs, lpipses, seconds, skipped = [], [], [], 0
   base_psnrs, base_lpipses = [], []
-  for i in tqdm(range(len(dataset)), desc=f"{dataset.name} {scale_name(scale)}", leave=False,
-                disable=None):
+  progress = Progress(f"{dataset.name} {scale_name(scale)}", "images")
+  for i in range(len(dataset)):
+    progress(i, len(dataset))
     try:
       lr, hr = datasets.lr_hr_pair(dataset, i, scale, args.protocol)
     except datasets.TooSmall as reason:
-      print(f"warning: skipped {reason}", file=sys.stderr)
+      progress.write(f"warning: skipped {reason}")
       skipped += 1
       continue
     outputs.check_pixels(hr.shape[:2], args.force)
     start = time.perf_counter()
-    sr = upscale(lr, hr, args.seed + i)
+    sr = upscale(lr, hr, args.seed + i, lambda done, total: progress(i + done / total, len(dataset)))
     seconds.append(time.perf_counter() - start)
     outputs.check_image_finite(sr, f"{dataset.name}/{dataset.names[i]}")
     psnrs.append(protocols.score(sr, hr, scale, args.protocol))
@@ -141,6 +145,7 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
         base_lpipses.append(lpips_fn(base, hr))
     if args.save_images:
       save_image(_image_path(args.save_images, dataset, scale, i), sr)
+  progress(len(dataset), len(dataset))
   mean = lambda values: float(np.mean(values)) if values else None
   return {
       "dataset": dataset.name, "scale": scale, "psnr": mean(psnrs), "lpips": mean(lpipses),

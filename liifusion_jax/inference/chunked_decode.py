@@ -18,8 +18,9 @@ def query_grid(height, width, rows=slice(None), cols=slice(None)):
   return coord[None], make_cell(coord, (height, width))[None]
 
 
-def decode_in_chunks(decode, feat, coord, cell, chunk):
-  """Runs `decode(feat, coord, cell) -> (B, q, 3)` over `chunk` queries at a time."""
+def decode_in_chunks(decode, feat, coord, cell, chunk, step=None):
+  """Runs `decode(feat, coord, cell) -> (B, q, 3)` over `chunk` queries at a time, calling `step()`
+  (where given) as each chunk comes back."""
   total = coord.shape[1]
   pad = (-total) % chunk
   if pad:
@@ -32,7 +33,12 @@ def decode_in_chunks(decode, feat, coord, cell, chunk):
     in_flight.append(decode(feat, coord[:, i:i + chunk], cell[:, i:i + chunk]))
     if len(in_flight) > 1:
       outputs.append(np.asarray(in_flight.popleft()))
-  outputs.extend(np.asarray(o) for o in in_flight)
+      if step is not None:
+        step()
+  while in_flight:
+    outputs.append(np.asarray(in_flight.popleft()))
+    if step is not None:
+      step()
   return np.concatenate(outputs, axis=1)[:, :total]
 
 

@@ -26,11 +26,12 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from liifusion_jax import sharding, xla_options
+from liifusion_jax.progress import counter, reporter
 from liifusion_jax.checkpoints.inference_file import PRETRAINED
 from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.data.images import normalise
 from liifusion_jax.inference import canvas, chunked_decode, region, tiled_pool, tiled_upscale
-from liifusion_jax.inference.self_ensemble import dihedral_mean
+from liifusion_jax.inference import self_ensemble as ensembles
 from liifusion_jax.models.factory import build_model
 from liifusion_jax.models.stage1 import make_prior_input
 
@@ -45,7 +46,8 @@ def prior_noise(seed, dim):
 
 
 class Upscaler:
-  """`upscaler(lr01, (H, W), hr01=None, seed=0, self_ensemble=False)` -> (H, W, 3) float32 in [0, 1].
+  """`upscaler(lr01, (H, W), hr01=None, seed=0, self_ensemble=False, progress=None)` -> (H, W, 3) float32
+  in [0, 1].
 
   Uses every local device: the params are replicated on them and each chunk of queries is split
   across them (one device: the same path).
@@ -180,7 +182,7 @@ class Upscaler:
       yield frame, self._encode(self.params, canvas.crop(lr, offset, side), frame, z), start, stop
 
   def __call__(self, lr01: np.ndarray, out_hw: tuple[int, int], hr01: np.ndarray | None = None,
-               seed: int = 0, self_ensemble: bool = False) -> np.ndarray:
+               seed: int = 0, self_ensemble: bool | int = False, progress=None) -> np.ndarray:
     """The image upscaled to `out_hw`.
 
     Args:
@@ -188,20 +190,36 @@ class Upscaler:
       out_hw: the output's (height, width): any scale, not necessarily the same for both sides.
       hr01: the HR image (H, W, 3) in [0, 1], which a stage-1 model's prior needs; unused in stage 2.
       seed: the seed of stage 2's sampled prior (the same seed, the same image).
-      self_ensemble: the mean over the 8 flips and quarter turns of the LR image (8x the time, the
-        same programs); stage 2's prior is sampled from the same noise (`seed`) for all 8, each
-        conditioned on its own transformed LR.
+      self_ensemble: the mean over the 8 flips and quarter turns of the LR image (True or 8; 8x the
+        time, the same programs), over its 4 quarter turns (4: as free of the LR-grid pattern as 8)
+        or over it and one quarter turn (2); stage 2's prior is sampled from the same noise (`seed`)
+        for all of them, each conditioned on its own transformed LR.
+      progress: True to report the query chunks done on stderr with the time left (once the work
+        has taken a few seconds; `liifusion_jax.progress`), or a callable `progress(done, total)`
+        called after each chunk; None: silent.
 
     Returns:
       The (H, W, 3) float32 image in [0, 1].
     """
-    if self_ensemble:
-      return dihedral_mean(lambda lr, hw, hr: self._upscale(lr, hw, hr, seed), lr01, out_hw, hr01)
-    return self._upscale(lr01, out_hw, hr01, seed)
+    transforms = ensembles.transforms(self_ensemble)
+    total = sum(self.chunks(ensembles.size(lr01.shape[:2], t), ensembles.size(out_hw, t)) for t in transforms)
+    step = counter(reporter(progress, "upscaling", "query chunks"), total)
+    if len(transforms) > 1:
+      return ensembles.dihedral_mean(lambda lr, hw, hr: self._upscale(lr, hw, hr, seed, step), lr01, out_hw,
+                                     hr01, transforms)
+    return self._upscale(lr01, out_hw, hr01, seed, step)
 
-  def _upscale(self, lr01, out_hw, hr01, seed):
+  def chunks(self, lr_hw, out_hw):
+    """The decoder calls (chunks of queries) that upscaling an image of `lr_hw` to `out_hw` takes."""
+    window = ((0, 0), tuple(out_hw))
+    blocks = (region.output_block(start, stop, lr_hw, out_hw, window)
+              for _, _, start, stop in tiled_upscale.feature_windows(tuple(lr_hw), self.tile))
+    return sum(-(-max(0, r1 - r0) * max(0, c1 - c0) // self.chunk) for (r0, r1), (c0, c1) in blocks)
+
+  def _upscale(self, lr01, out_hw, hr01, seed, step=None):
     out_hw = tuple(int(v) for v in out_hw)
-    return self.decode_window(self.projected(lr01, hr01, seed), lr01.shape[:2], out_hw, ((0, 0), out_hw))
+    return self.decode_window(self.projected(lr01, hr01, seed), lr01.shape[:2], out_hw, ((0, 0), out_hw),
+                              step)
 
   def projected(self, lr01: np.ndarray, hr01: np.ndarray | None = None, seed: int = 0) -> Iterator[tuple]:
     """Yields (frame, projected features (1, s, s, hidden), tile start, tile stop) per canvas: what the
@@ -209,9 +227,10 @@ class Upscaler:
     for frame, feat, start, stop in self.features(lr01, hr01, seed):
       yield frame, self._project(self.params, feat), start, stop
 
-  def decode_window(self, canvases, lr_hw, out_hw, window):
+  def decode_window(self, canvases, lr_hw, out_hw, window, step=None):
     """Output pixels [top:bottom, left:right] (H, W, 3) in [0, 1] of the `out_hw` upscaling, from the
-    canvases `projected` yields for an LR image of `lr_hw`; window = ((top, left), (bottom, right))."""
+    canvases `projected` yields for an LR image of `lr_hw`; window = ((top, left), (bottom, right));
+    `step()` after each chunk of queries, where given."""
     (top, left), (bottom, right) = window
     out = np.empty((bottom - top, right - left, 3), np.float32)
     for frame, grid, start, stop in canvases:
@@ -219,6 +238,6 @@ class Upscaler:
       if r1 > r0 and c1 > c0:
         coord, cell = chunked_decode.query_grid(*out_hw, slice(r0, r1), slice(c0, c1))
         query = lambda g, c, s: self._query(self.params, g, frame, c, s)
-        rgb = chunked_decode.decode_in_chunks(query, grid, coord, cell, self.chunk)
+        rgb = chunked_decode.decode_in_chunks(query, grid, coord, cell, self.chunk, step)
         out[r0 - top:r1 - top, c0 - left:c1 - left] = chunked_decode.to_image(rgb, r1 - r0, c1 - c0)[0]
     return out

@@ -1,6 +1,7 @@
 """The training loop of both stages, top to bottom: data, state (or resume), steps, logs, checkpoints.
 
-A run lives in one workdir: `config.json`, `metrics.jsonl` and TensorBoard's `tb/` (train/metrics_log.py),
+A run lives in one workdir: `config.json` (written whole; a run starting at step 0 sets an earlier
+run's records aside, train/earlier_run.py), `metrics.jsonl` and TensorBoard's `tb/` (train/metrics_log.py),
 `checkpoints/<step>/`, `samples/`, and `.lock` (one training process per workdir). Validation is
 evaluation/validation.py's, as `config.val` sets it. If the workdir holds a checkpoint, training resumes
 from the newest readable one exactly: same step, optimiser state and data order (batch k is a pure
@@ -29,10 +30,11 @@ from liifusion_jax.config import differences
 from liifusion_jax.data import decoded_cache, defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder, split_folders
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
+from liifusion_jax.files import first_unused, written_whole
 from liifusion_jax.evaluation.validation import Validator
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.models.factory import complete_model_config
-from liifusion_jax.train import preemption, preflight, workdir_lock
+from liifusion_jax.train import earlier_run, preemption, preflight, workdir_lock
 from liifusion_jax.train.metrics_log import Logger
 from liifusion_jax.train.errors import TrainingError
 from liifusion_jax.train.state import TrainState, learning_rates
@@ -66,17 +68,42 @@ def _describe(changes):
   return ", ".join(f"{k} ({old!r} -> {new!r})" for k, (old, new) in changes.items())
 
 
-def _save_config(config, workdir):
+def _save_config(config, workdir, start):
+  """Writes this run's `config.json`, whole. At step 0 the earlier run's records are set aside first
+  (`earlier_run`); a resumed run whose config differs writes `config.resumed.json` beside it instead;
+  a damaged `config.json` (the checkpoint holds the run's config) is set aside in one line."""
+  if jax.process_index() != 0:
+    return
   path = workdir / "config.json"
   text = config.to_json(indent=2)
-  if path.exists():
-    changes = differences(json.loads(path.read_text()), json.loads(text))
+  if start == 0:
+    earlier_run.set_aside(workdir, text)
+  elif path.exists():
+    saved = _saved_config(path)
+    changes = differences(saved, json.loads(text)) if saved is not None else {}
     if changes:
       print(f"note: this run's config differs from {path} in {_describe(changes)}; it is written "
             "beside it as config.resumed.json")
       path = workdir / "config.resumed.json"
-  if jax.process_index() == 0:
-    path.write_text(text)
+  with written_whole(path, "w") as file:
+    file.write(text)
+
+
+def _saved_config(path):
+  """The config of `path`, or None where it is damaged (torn, empty, not a config): then it is moved
+  aside to `config.damaged.json` with a warning."""
+  try:
+    saved = json.loads(path.read_text())
+    if isinstance(saved, dict):
+      return saved
+    why = "not a config: no JSON object"
+  except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    why = str(error)
+  aside = first_unused(lambda n: path.with_name(f"config.damaged{n if n > 1 else ''}.json"))
+  path.rename(aside)
+  print(f"warning: {path} is damaged ({why}); moved to {aside.name}, and this run's config is written "
+        "in its place (the checkpoint holds its own)")
+  return None
 
 
 def _resume_guard(config):
@@ -202,10 +229,8 @@ def _train(config, workdir):
   checkpoints = RunCheckpoints(workdir, keep=config.keep_checkpoints)
   try:
     state, state_sharding, start = _initial_state(task, config, next(batches(0, 1, 0)), mesh, checkpoints)
-    if start == 0 and config.restart:
-      log.set_aside()  # the rows of the unreadable run stay beside the new ones
+    _save_config(config, workdir, start)  # after the resume guard: a refused resume writes nothing
     log.begin(start)
-    _save_config(config, workdir)  # after the resume guard: a refused resume writes nothing
     upscaler = Upscaler(task.stage, state.params, config.model, config.eval_chunk,
                         precision=config.precision)
     run = _Run(config, task, mesh, state_sharding, steps_per_epoch, total_steps, batches, checkpoints,

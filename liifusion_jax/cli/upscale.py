@@ -16,6 +16,7 @@ from liifusion_jax.cli.errors import USER_ERRORS, UsageError, user_errors
 from liifusion_jax.cli.logs import quiet_logs
 from liifusion_jax.data import images
 from liifusion_jax.evaluation import protocols
+from liifusion_jax.inference import small_images
 from liifusion_jax.inference.tiled_upscale import WINDOW
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
 
@@ -91,7 +92,8 @@ def make_upscale(args):
   """`upscale(lr01, (H, W))` of the chosen model, with bicubic's (PIL-style, as an image viewer
   shows it) on its left under --compare."""
   upscaler = load_upscaler(args.checkpoint, args.chunk, args.tile, args.precision)
-  model = lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed, self_ensemble=args.self_ensemble)
+  model = small_images.mirrored(
+      lambda lr, out_hw: upscaler(lr, out_hw, seed=args.seed, self_ensemble=args.self_ensemble))
   if not args.compare:
     return model
   return lambda lr, out_hw: np.concatenate([protocols.bicubic_upscale(lr, out_hw, "div2k"), model(lr, out_hw)],

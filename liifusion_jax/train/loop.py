@@ -261,37 +261,49 @@ def _run(run, state, start):
   pending, last_saved = [], start  # pending: (step, metrics) not yet checked for NaN/inf
   bar = tqdm(total=total_steps, initial=start, desc=f"{task.stage} train", dynamic_ncols=True,
              disable=jax.process_index() != 0)
+
+  def log_window(done):
+    nonlocal window_start, window_loss
+    means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in window_loss[0]}
+    seconds = (time.perf_counter() - window_start) / len(window_loss)
+    log({"step": done, "epoch": done / steps_per_epoch, **means,
+         **learning_rates(config.optim, steps_per_epoch, done - 1), "sec_per_step": seconds}, bar)
+    window_start, window_loss = time.perf_counter(), []
+
   # Closed however the loop ends: grain's workers stop and free their shared memory, and the bar is
   # drawn for the last time before an error's message.
   with (contextlib.closing(run.batches(start, total_steps - start, config.data.num_workers)) as train_data,
         bar, preemption.StopRequest() as stop):
     for step, batch in zip(range(start, total_steps), train_data):
+      # Asked before each step is dispatched, so that a signal that came during the last one (or its
+      # logs, save or validation) stops after it, with its checkpoint.
+      if step > start and stop.reached(step):
+        if pending:
+          check_training_finite(pending, state, last_saved)
+        if window_loss:
+          log_window(step)
+        if last_saved != step:
+          checkpoints.save(step, state, meta)
+        checkpoints.wait()
+        raise preemption.Preempted(step, stop.stop_signal, checkpoints.directory / str(step))
       state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), *constants)
       window_loss.append(metrics)
       bar.update(1)
       checkpoints.check()
       done = step + 1
       pending.append((done, metrics))
-      stopping = stop.reached(done) and done < total_steps
-      log_now = done % config.log_every_steps == 0 or done == total_steps or stopping
-      save_now = done % save_every == 0 or done == total_steps or stopping
+      log_now = done % config.log_every_steps == 0 or done == total_steps
+      save_now = done % save_every == 0 or done == total_steps
       val_now = done % val_every == 0 or done == total_steps
       if log_now or save_now or val_now:
         check_training_finite(pending, state, last_saved)
         pending = []
       if log_now:
-        means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in metrics}
-        seconds = (time.perf_counter() - window_start) / len(window_loss)
-        log({"step": done, "epoch": done / steps_per_epoch, **means,
-             **learning_rates(config.optim, steps_per_epoch, done - 1), "sec_per_step": seconds}, bar)
-        window_start, window_loss = time.perf_counter(), []
+        log_window(done)
       if save_now:
         checkpoints.save(done, state, meta)
         last_saved = done
-      if stopping:
-        checkpoints.wait()
-        raise preemption.Preempted(done, stop.stop_signal, checkpoints.directory / str(done))
       if val_now:
         run.upscaler.set_params(state.params)  # a collective: every process gets here
-        run.validator(run.upscaler, done, log, bar)
+        run.validator(run.upscaler, done, log, bar, abandon=stop.abandon_validation)
   return state

@@ -52,9 +52,14 @@ def parse_args(argv):
                            f"larger images are encoded tile by tile with a halo, in bounded memory; "
                            f"0: whole images")
   flags.add_output_flags(parser)
+  parser.add_argument("--skip-existing", action="store_true",
+                      help="keep the outputs that exist already and upscale the others (a stopped "
+                           "folder upscale goes on)")
   args = parser.parse_args(argv)
   if args.tile and (args.tile < WINDOW or args.tile % WINDOW):
     parser.error(f"--tile must be 0 or a positive multiple of {WINDOW}, got {args.tile}")
+  if args.skip_existing and args.overwrite:
+    parser.error("--skip-existing keeps existing outputs and --overwrite replaces them: pass one")
   return args
 
 
@@ -118,6 +123,11 @@ def _jobs(args):
   """[(input path, output path)] and whether the input is a folder; every output checked before any
   work (`check_outputs`)."""
   jobs, folder = _planned_jobs(args)
+  if args.skip_existing:
+    kept = [dst for _, dst in jobs if os.path.isfile(dst)]
+    if kept:
+      print(f"keeping {len(kept)} existing output(s): {', '.join(os.path.basename(p) for p in kept)}")
+    jobs = [(src, dst) for src, dst in jobs if dst not in kept]
   outputs.check_outputs([dst for _, dst in jobs], outputs.input_files([args.input]), args.overwrite)
   return jobs, folder
 
@@ -140,12 +150,18 @@ def _planned_jobs(args):
   return [(src, dst)], False
 
 
+# What Ctrl-C and SIGTERM print: the images written are whole, the one in progress is not left.
+INTERRUPTED = "interrupted: the images written so far are kept; rerun with --skip-existing to go on"
+
+
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  with user_errors():
+  with user_errors(interrupted=INTERRUPTED):
     quiet_logs()
     compilation_cache.enable()
     jobs, folder = _jobs(args)
+    if not jobs:  # --skip-existing: all there
+      return 0
     if not folder:
       (src, dst), = jobs
       lr, (h, w) = _read(src, args)  # a bad input fails before the checkpoint is loaded

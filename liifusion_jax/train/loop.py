@@ -34,7 +34,7 @@ from liifusion_jax.files import first_unused, written_whole
 from liifusion_jax.evaluation.validation import Validator
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.models.factory import complete_model_config
-from liifusion_jax.train import earlier_run, preemption, preflight, workdir_lock
+from liifusion_jax.train import earlier_run, init_from, preemption, preflight, workdir_lock
 from liifusion_jax.train.metrics_log import Logger
 from liifusion_jax.train.errors import TrainingError
 from liifusion_jax.train.state import TrainState, learning_rates
@@ -184,6 +184,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Tra
   preflight.check_config(config)
   workdir = pathlib.Path(workdir)
   preflight.check_workdir(workdir)
+  init_from.check(config, workdir)  # before the workdir is made and the images decoded
   workdir.mkdir(parents=True, exist_ok=True)
   # Process 0 writes the shared files, so it alone stands for the run in the lock.
   with workdir_lock.hold(workdir) if jax.process_index() == 0 else contextlib.nullcontext():

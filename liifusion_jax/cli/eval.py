@@ -120,13 +120,13 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
   base_psnrs, base_lpipses = [], []
   for i in tqdm(range(len(dataset)), desc=f"{dataset.name} {scale_name(scale)}", leave=False,
                 disable=None):
+    outputs.check_pixels(dataset.hr_size(i), args.force)  # from the header, before decoding
     try:
       lr, hr = datasets.lr_hr_pair(dataset, i, scale, args.protocol)
     except datasets.TooSmall as reason:
       print(f"warning: skipped {reason}", file=sys.stderr)
       skipped += 1
       continue
-    outputs.check_pixels(hr.shape[:2], args.force)
     start = time.perf_counter()
     sr = upscale(lr, hr, args.seed + i)
     seconds.append(time.perf_counter() - start)

@@ -106,11 +106,11 @@ def make_upscale(args):
 
 
 def _read(src, args):
-  """The input image and its output size (both checked before any work)."""
+  """The input image and its output size (both checked before any work; the pixel budget from the
+  file's header, before decoding)."""
+  outputs.check_pixels(args.size or output_size(images.image_size(src), args.scale), args.force)
   lr = images.load_image(src)
-  out_hw = output_size(lr.shape[:2], args.scale, args.size)
-  outputs.check_pixels(out_hw, args.force)
-  return lr, out_hw
+  return lr, output_size(lr.shape[:2], args.scale, args.size)
 
 
 def _upscale_and_save(upscale, lr, out_hw, src, dst):

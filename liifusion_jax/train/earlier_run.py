@@ -13,7 +13,7 @@ from liifusion_jax.files import first_unused
 RECORDS = ("metrics.jsonl", "samples", "config.json")
 
 
-def aside_name(path, number):
+def _aside_name(path, number):
   """`metrics.jsonl` -> `metrics.before_restart{number}.jsonl` (no number for 1)."""
   path = pathlib.Path(path)
   return path.with_name(f"{path.stem}.before_restart{number if number > 1 else ''}{path.suffix}")
@@ -27,7 +27,7 @@ def set_aside(workdir, config_text):
     path = pathlib.Path(workdir) / name
     if not path.exists() or (name == "config.json" and _text_or_none(path) == config_text):
       continue
-    aside = first_unused(lambda n: aside_name(path, n))
+    aside = first_unused(lambda n: _aside_name(path, n))
     path.rename(aside)
     moved.append(aside.name)
   if moved:

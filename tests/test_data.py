@@ -175,6 +175,20 @@ def test_train_dir_errors_name_the_folder(tmp_path, capsys):
   assert line.startswith("error: ") and f"{tmp_path / 'missing'} does not exist" in line
 
 
+def test_a_folder_named_twice_in_train_dir_counts_once(tmp_path, capsys):
+  arrays = random_png_folder(tmp_path / "a", [(20, 21), (22, 23)], seed=0)
+  (tmp_path / "link").symlink_to(tmp_path / "a")
+  config = load_config(f"{REPO}/configs/stage1.py")
+  apply_overrides(config, [f"data.train_dir={tmp_path / 'a'},{tmp_path / 'link'},{tmp_path / 'a'}/", "data.repeat=1",
+                           "data.cache=False"])
+  src = loop._train_source(config.data)
+  assert len(src) == 2
+  np.testing.assert_array_equal(src[1], arrays[1])
+  out = capsys.readouterr().out.splitlines()
+  assert out == [f"warning: data.train_dir names {tmp_path / 'a'} twice ({str(tmp_path / 'a')!r}, "
+                 f"{name!r}); it is used once" for name in (str(tmp_path / "link"), f"{tmp_path}/a/")]
+
+
 # ---------------------------------------------------------------------------- sampler
 
 

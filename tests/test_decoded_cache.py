@@ -1,14 +1,21 @@
 """The decoded-image cache file (`data.cache`): one mapped copy, reused, rebuilt when stale or broken."""
+import fcntl
 import logging
 import os
 import pickle
+import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from cli_helpers import random_png_folder
+from conftest import REPO
 from liifusion_jax.config import ConfigError
 from liifusion_jax.data import decoded_cache, images
 from liifusion_jax.data.image_folder import ArraySource, ImageFolder
@@ -118,7 +125,7 @@ def test_first_k_and_other_folders_keep_their_own_files(tmp_path):
   np.testing.assert_array_equal(other[0], b[0])
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage_index", "empty"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage_index", "pixels", "empty"])
 def test_broken_cache_file_is_decoded_again(tmp_path, caplog, damage):
   arrays = random_png_folder(tmp_path / "hr", [(20, 30), (25, 21)])
   cache = tmp_path / "cache"
@@ -127,6 +134,7 @@ def test_broken_cache_file_is_decoded_again(tmp_path, caplog, damage):
   data = (cache / name).read_bytes()
   broken = {"truncate": data[:len(data) // 2],
             "garbage_index": data[:-40] + b"x" * 24 + data[-16:],
+            "pixels": data[:100] + bytes(255 - b for b in data[100:110]) + data[110:],
             "empty": b""}[damage]
   (cache / name).write_bytes(broken)
   with caplog.at_level(logging.WARNING):
@@ -188,3 +196,99 @@ def test_unreadable_image_fails_naming_it_and_leaves_no_cache(tmp_path):
   with pytest.raises(images.ImageError, match="1.png"):
     ImageFolder(tmp_path / "hr", cache_dir=tmp_path / "cache")
   assert _cache_files(tmp_path / "cache") == []
+
+
+def test_the_space_check_counts_the_stored_bytes(tmp_path):
+  random_png_folder(tmp_path / "hr", [(20, 30)])
+  Image.fromarray(np.full((20, 30), 40000, np.uint16)).save(tmp_path / "hr" / "wide.png")
+  for name in ("0.png", "wide.png"):
+    path = tmp_path / "hr" / name
+    assert images.decoded_bytes(path) == images.read_image(path).nbytes  # 1800 and 7200
+
+
+def test_a_killed_builds_temporary_is_removed_before_the_space_check(tmp_path, monkeypatch, capsys):
+  arrays = random_png_folder(tmp_path / "hr", [(20, 30)])
+  cache = tmp_path / "cache"
+  cache.mkdir()
+  name = decoded_cache.os.path.basename(ImageFolder(tmp_path / "hr", cache_dir=cache)._decoded.path)
+  (cache / name).unlink()
+  leftovers = [cache / f".{name}.k1ll3d.tmp", cache / f"{name}.0ld3r.tmp"]  # this version's, an older one's
+  for leftover in leftovers:
+    leftover.write_bytes(b"\0" * 5000)
+  checked, disk_usage = [], shutil.disk_usage
+  monkeypatch.setattr(decoded_cache.shutil, "disk_usage",
+                      lambda folder: checked.append(sorted(os.listdir(folder))) or disk_usage(folder))
+  np.testing.assert_array_equal(ImageFolder(tmp_path / "hr", cache_dir=cache)[0], arrays[0])
+  lock = f"{name.rsplit('-', 1)[0]}.lock"
+  assert checked == [[lock]]  # the leftovers were gone before the space check
+  assert sorted(os.listdir(cache)) == sorted([name, lock])
+  out = capsys.readouterr().out
+  assert all(f"removing {leftover}, left by a cache build that was stopped" in out for leftover in leftovers)
+
+
+SIGTERM_DURING_BUILD = """
+import sys, time
+from liifusion_jax.cli.errors import user_errors
+from liifusion_jax.data import images
+from liifusion_jax.data.image_folder import ImageFolder
+
+real = images.read_image
+images.read_image = lambda path: time.sleep(0.5) or real(path)
+with user_errors():
+  ImageFolder(sys.argv[1], cache_dir=sys.argv[2])
+"""
+
+
+def test_sigterm_during_a_build_is_one_line_and_leaves_no_temporary(tmp_path):
+  random_png_folder(tmp_path / "hr", [(20, 30)] * 40)
+  build = subprocess.Popen([sys.executable, "-c", SIGTERM_DURING_BUILD, str(tmp_path / "hr"),
+                            str(tmp_path / "cache")], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+  assert "note: decoding 40 images" in build.stdout.readline()
+  time.sleep(1)
+  assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")][0].startswith(".")
+  build.send_signal(signal.SIGTERM)
+  _, err = build.communicate(timeout=60)
+  assert build.returncode == 143 and err == "error: interrupted (SIGTERM)\n", err
+  assert _cache_files(tmp_path / "cache") == []
+
+
+def test_a_full_cache_disk_is_one_line_naming_the_folder(tmp_path, monkeypatch):
+  random_png_folder(tmp_path / "hr", [(20, 30)])
+  real = decoded_cache._temporary
+
+  def on_a_full_disk(path):
+    fd, tmp = real(path)
+    os.close(fd)
+    return os.open("/dev/full", os.O_WRONLY), tmp  # every write: No space left on device
+
+  monkeypatch.setattr(decoded_cache, "_temporary", on_a_full_disk)
+  with pytest.raises(ConfigError, match=rf"^decoded image cache {tmp_path / 'cache'}: No space left on "
+                                        r"device; set data.cache_dir to a writable folder"):
+    ImageFolder(tmp_path / "hr", cache_dir=tmp_path / "cache")
+  assert _cache_files(tmp_path / "cache") == []
+
+
+def test_a_cache_dir_that_is_a_file_is_one_line(tmp_path):
+  random_png_folder(tmp_path / "hr", [(20, 30)])
+  (tmp_path / "cache").write_text("not a folder")
+  with pytest.raises(ConfigError, match=rf"^decoded image cache {tmp_path / 'cache'}: File exists; set "
+                                        "data.cache_dir"):
+    ImageFolder(tmp_path / "hr", cache_dir=tmp_path / "cache")
+
+
+def test_a_build_waiting_for_another_says_so(tmp_path, capfd):
+  arrays = random_png_folder(tmp_path / "hr", [(20, 30)])
+  cache = tmp_path / "cache"
+  name = decoded_cache.os.path.basename(ImageFolder(tmp_path / "hr", cache_dir=cache)._decoded.path)
+  (cache / name).unlink()
+  built = []
+  with open(cache / f"{name.rsplit('-', 1)[0]}.lock", "a") as other:
+    fcntl.flock(other, fcntl.LOCK_EX)  # another process building this cache
+    thread = threading.Thread(target=lambda: built.append(ImageFolder(tmp_path / "hr", cache_dir=cache)))
+    thread.start()
+    time.sleep(1)
+    assert "note: waiting for another process that is decoding into this cache" in capfd.readouterr().out
+    assert not built
+  thread.join()
+  np.testing.assert_array_equal(built[0][0], arrays[0])

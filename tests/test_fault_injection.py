@@ -19,7 +19,7 @@ from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.error_text import reason
 from liifusion_jax.cli import train as cli
 from liifusion_jax.config import ConfigError, apply_overrides, load_config
-from liifusion_jax.train import loop, metrics_log, preflight, workdir_lock
+from liifusion_jax.train import earlier_run, loop, metrics_log, preflight, workdir_lock
 from liifusion_jax.train.errors import TrainingError
 from cli_helpers import exit_status, smooth_photo
 from conftest import REPO
@@ -195,8 +195,8 @@ def test_resume_with_another_model_is_refused(stage1_runs, tmp_path):
 
 
 def test_config_note_names_the_changed_keys(tmp_path, capsys):
-  loop._save_config(tiny_config("stage1", 1, "optim.lr=0.0002"), tmp_path)
-  loop._save_config(tiny_config("stage1", 2, "optim.lr=0.001"), tmp_path)
+  loop._save_config(tiny_config("stage1", 1, "optim.lr=0.0002"), tmp_path, 0)
+  loop._save_config(tiny_config("stage1", 2, "optim.lr=0.001"), tmp_path, 2)
   out = capsys.readouterr().out
   assert "differs from" in out and "epochs (1 -> 2), optim.lr (0.0002 -> 0.001)" in out
 
@@ -348,7 +348,7 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume(stage1_runs, tmp_path, ca
 def test_a_second_restart_keeps_the_first_restarts_rows(tmp_path):
   for rows in ("first run\n", "second run\n"):
     (tmp_path / "metrics.jsonl").write_text(rows)
-    metrics_log.Logger(tmp_path, tensorboard=False).set_aside()
+    earlier_run.set_aside(tmp_path, "{}")
   assert (tmp_path / "metrics.before_restart.jsonl").read_text() == "first run\n"
   assert (tmp_path / "metrics.before_restart2.jsonl").read_text() == "second run\n"
 

@@ -222,6 +222,17 @@ def load_params(path: str | pathlib.Path, expected_stage: str | None = None) -> 
   raise CheckpointError(f"checkpoint {directory / str(step)} cannot be read ({why}){hint}")
 
 
+def read_meta(directory, step):
+  """The meta of `step` in a checkpoints `directory`; CheckpointError where it cannot be read."""
+  manager = _manager(directory, read_only=True)
+  meta, why = _read_or_reason(lambda: manager.restore(step, args=ocp.args.Composite(
+      meta=ocp.args.JsonRestore()))["meta"])
+  manager.close()
+  if why is not None:
+    raise CheckpointError(f"checkpoint {directory / str(step)} cannot be read ({why})")
+  return meta
+
+
 def _load_params(directory, step, expected_stage):
   manager = _manager(directory, read_only=True)
   meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]

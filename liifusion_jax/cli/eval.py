@@ -124,13 +124,13 @@ def evaluate(dataset, scale, args, upscale, lpips_fn, baseline=None):
   progress = Progress(f"{dataset.name} {scale_name(scale)}", "images")
   for i in range(len(dataset)):
     progress(i, len(dataset))
+    outputs.check_pixels(dataset.hr_size(i), args.force)  # from the header, before decoding
     try:
       lr, hr = datasets.lr_hr_pair(dataset, i, scale, args.protocol)
     except datasets.TooSmall as reason:
       progress.write(f"warning: skipped {reason}")
       skipped += 1
       continue
-    outputs.check_pixels(hr.shape[:2], args.force)
     start = time.perf_counter()
     sr = upscale(lr, hr, args.seed + i, lambda done, total: progress(i + done / total, len(dataset)))
     seconds.append(time.perf_counter() - start)

@@ -2,6 +2,7 @@
 existing file without --overwrite, never where no file can be made, never past the pixel budget
 without --force, never a model output holding NaN or inf."""
 import os
+import sys
 import tempfile
 
 import numpy as np
@@ -20,7 +21,7 @@ def input_files(paths):
   found = {}
   for path in paths:
     if os.path.isdir(path):
-      files = [os.path.join(root, n) for root, _, names in os.walk(path, followlinks=True) for n in names]
+      files = _files_under(path)
     else:
       files = [path]
     for file in files:
@@ -28,6 +29,29 @@ def input_files(paths):
       if identity is not None:
         found[identity] = os.path.realpath(file)
   return found
+
+
+def _files_under(folder):
+  """The files under `folder`, links followed, each folder walked once (known by device and inode):
+  links back to a folder already walked (a loop) are skipped and reported in one line."""
+  files, walked, repeats, pending = [], set(), [], [folder]
+  while pending:
+    current = pending.pop()
+    identity = _identity(current)
+    if identity in walked:
+      repeats.append(current)
+      continue
+    walked.add(identity)
+    try:
+      entries = list(os.scandir(current))
+    except OSError:  # unreadable: nothing there can be an input this run reads
+      continue
+    for entry in entries:
+      (pending if entry.is_dir() else files).append(entry.path)
+  if repeats:
+    print(f"note: {len(repeats)} folder link(s) under {folder} lead to folders already walked (a link "
+          f"loop, e.g. {repeats[0]}); each folder is walked once", file=sys.stderr)
+  return files
 
 
 def _identity(path):

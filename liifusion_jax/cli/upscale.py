@@ -16,6 +16,7 @@ from liifusion_jax.cli.errors import USER_ERRORS, UsageError, user_errors
 from liifusion_jax.cli.logs import quiet_logs
 from liifusion_jax.data import images
 from liifusion_jax.evaluation import protocols
+from liifusion_jax.inference import small_images
 from liifusion_jax.inference.image_modes import ALPHA_METHODS, upscale_image
 from liifusion_jax.inference.tiled_upscale import WINDOW
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK, Upscaler
@@ -66,9 +67,14 @@ def parse_args(argv):
                            f"larger images are encoded tile by tile with a halo, in bounded memory; "
                            f"0: whole images")
   flags.add_output_flags(parser)
+  parser.add_argument("--skip-existing", action="store_true",
+                      help="keep the outputs that exist already and upscale the others (a stopped "
+                           "folder upscale goes on)")
   args = parser.parse_intermixed_args(argv)  # IN OUT may stand apart: IN --scale 4 OUT
   if args.tile and (args.tile < WINDOW or args.tile % WINDOW):
     parser.error(f"--tile must be 0 or a positive multiple of {WINDOW}, got {args.tile}")
+  if args.skip_existing and args.overwrite:
+    parser.error("--skip-existing keeps existing outputs and --overwrite replaces them: pass one")
   _input_and_output(parser, args)
   return args
 
@@ -141,7 +147,7 @@ def make_upscale(args):
       sr = upscaler(lr, hw, seed=args.seed, self_ensemble=args.self_ensemble, progress=progress)
       outputs.check_image_finite(sr, name)
       return sr
-    sr = upscale_image(model, image, out_hw, args.alpha, progress)
+    sr = upscale_image(small_images.mirrored(model), image, out_hw, args.alpha, progress)
     if not args.compare:
       return sr
     return np.concatenate([upscale_image(_bicubic, image, out_hw, "bicubic"), sr], axis=1)
@@ -162,10 +168,11 @@ def aspect_note(name, in_hw, out_hw):
 
 
 def _read(src, args, say):
-  """The input image (`images.read_native`) and its output size (both checked before any work)."""
+  """The input image (`images.read_native`) and its output size (both checked before any work; the
+  pixel budget from the file's header, before decoding)."""
+  outputs.check_pixels(args.size or output_size(images.image_size(src), args.scale), args.force)
   image = images.read_native(src)
   out_hw = output_size(image.shape[:2], args.scale, args.size)
-  outputs.check_pixels(out_hw, args.force)
   note = aspect_note(src, image.shape[:2], out_hw)
   if note:
     say(note)
@@ -183,6 +190,11 @@ def _jobs(args):
   """[(input path, output path)] and whether the input is a folder; every output checked before any
   work (`check_outputs`)."""
   jobs, folder = _planned_jobs(args)
+  if args.skip_existing:
+    kept = [dst for _, dst in jobs if os.path.isfile(dst)]
+    if kept:
+      print(f"keeping {len(kept)} existing output(s): {', '.join(os.path.basename(p) for p in kept)}")
+    jobs = [(src, dst) for src, dst in jobs if dst not in kept]
   outputs.check_outputs([dst for _, dst in jobs], outputs.input_files([args.input]), args.overwrite)
   return jobs, folder
 
@@ -206,12 +218,18 @@ def _planned_jobs(args):
   return [(src, dst)], False
 
 
+# What Ctrl-C and SIGTERM print: the images written are whole, the one in progress is not left.
+INTERRUPTED = "interrupted: the images written so far are kept; rerun with --skip-existing to go on"
+
+
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  with user_errors():
+  with user_errors(interrupted=INTERRUPTED):
     quiet_logs()
     compilation_cache.enable()
     jobs, folder = _jobs(args)
+    if not jobs:  # --skip-existing: all there
+      return 0
     if not folder:
       (src, dst), = jobs
       say = lambda line: print(line, file=sys.stderr)

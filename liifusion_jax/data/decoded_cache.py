@@ -13,10 +13,13 @@ older files are deleted. Names, sizes and mtimes rather than content hashes: has
 image file at every start (3.5 GB of PNG for DIV2K), and every ordinary edit or copy moves the mtime;
 not noticed is a file rewritten with its old byte size and its old mtime put back (`touch -d`).
 
-The file is written under an exclusive lock on `<folder>-<id>.lock` into a temporary file, flushed to
-disk, then renamed into place: a crash leaves no file with a valid trailer, and a second process
-building the same cache waits and then maps the first one's file. A file whose trailer or index does
-not check out (truncated, corrupt) is decoded anew.
+The file is written under an exclusive lock on `<folder>-<id>.lock` into a hidden temporary file
+(`.<folder>-<id>-<key>.decoded.<random>.tmp`), flushed to disk, then renamed into place: a crash
+leaves no file with a valid trailer, and a second process building the same cache says it waits, then
+maps the first one's file. A temporary that a killed build left is removed by the next build of that
+folder (it holds the lock, so no live build owns one). The index holds a CRC-32 of each image's
+pixels, checked when a process opens the file (about 2 GB/s); a file whose trailer, index or
+checksums do not check out (truncated, corrupt, overwritten) is decoded anew.
 """
 import concurrent.futures
 import fcntl
@@ -29,6 +32,7 @@ import os
 import shutil
 import struct
 import tempfile
+import zlib
 
 import numpy as np
 import PIL
@@ -37,7 +41,7 @@ from liifusion_jax.config import ConfigError
 from liifusion_jax.data import images
 
 DEFAULT_DIR = os.path.join("~", ".cache", "liifusion_jax", "decoded")
-FORMAT = 1
+FORMAT = 2  # 2: a checksum of each image's pixels in the index
 _MAGIC = b"LIIFdec1"
 _TRAILER = struct.Struct("<Q8s")  # index length, magic
 _ALIGN = 64
@@ -88,8 +92,8 @@ class DecodedImages:
 
 
 def _read_index(path, key, warn=True):
-  """The entries of the complete cache file at `path`, or None (absent, or truncated or corrupt: logged
-  where `warn`)."""
+  """The entries of the complete, undamaged cache file at `path`, or None (absent, or truncated,
+  corrupt or with pixels that fail their checksum: logged where `warn`)."""
   try:
     with open(path, "rb") as f:
       size = os.fstat(f.fileno()).st_size
@@ -100,10 +104,14 @@ def _read_index(path, key, warn=True):
       data_end = size - _TRAILER.size - length
       f.seek(data_end)
       index = json.loads(f.read(length))
-    entries = [(tuple(shape), dtype, offset) for shape, dtype, offset in index["entries"]]
-    ends = [offset + int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype, offset in entries]
-    if index["key"] != key or max(ends, default=0) > data_end:
-      raise ValueError("its index does not match its name or its size")
+      entries = [(tuple(shape), dtype, offset) for shape, dtype, offset, _ in index["entries"]]
+      ends = [offset + int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype, offset in entries]
+      if index["key"] != key or max(ends, default=0) > data_end:
+        raise ValueError("its index does not match its name or its size")
+      with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as pixels:
+        for number, ((_, _, offset), end, (*_, crc)) in enumerate(zip(entries, ends, index["entries"])):
+          if zlib.crc32(pixels[offset:end]) != crc:
+            raise ValueError(f"the pixels of image {number} fail their checksum (the file is damaged)")
     return entries
   except FileNotFoundError:
     return None
@@ -114,8 +122,9 @@ def _read_index(path, key, warn=True):
 
 
 def _check_space(paths, folder):
-  """ConfigError when the folder's free space cannot hold the decoded images (8 bits per channel)."""
-  need = sum(h * w * 3 for h, w in map(images.image_size, paths))
+  """ConfigError when the folder's free space cannot hold the decoded images (as `read_image` stores
+  them: 3 bytes a pixel, 12 for 16-bit greyscale)."""
+  need = sum(map(images.decoded_bytes, paths))
   free = shutil.disk_usage(folder).free
   if free < need:
     raise ConfigError(f"decoding {len(paths)} images needs {need / 1e9:.2f} GB in {folder} and "
@@ -123,11 +132,24 @@ def _check_space(paths, folder):
                       "data.cache=False")
 
 
+def _temporary(path):
+  """A new hidden temporary file beside `path`, named after it: `.<name>.<random>.tmp`."""
+  return tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+
+
+def _remove_stale_temporaries(cache_dir, name):
+  """Removes the temporaries of builders of `name` that died (kill -9, power loss): called under
+  `name`'s lock, which every live builder holds, so none of them is in use."""
+  for pattern in (f".{glob.escape(name)}-*.tmp", f"{glob.escape(name)}-*.tmp"):  # the second: earlier versions'
+    for stale in glob.glob(os.path.join(glob.escape(cache_dir), pattern)):
+      print(f"note: removing {stale}, left by a cache build that was stopped")
+      os.unlink(stale)
+
+
 def _write(path, paths, key):
   """Decodes `paths` (in threads: Pillow decodes without the GIL) into a new cache file at `path`."""
-  folder = os.path.dirname(path)
-  _check_space(paths, folder)
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
+  _check_space(paths, os.path.dirname(path))
+  fd, tmp = _temporary(path)
   pool = concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1))
   try:
     entries = []
@@ -135,8 +157,9 @@ def _write(path, paths, key):
       for array in pool.map(images.read_image, paths):
         offset = -(-f.tell() // _ALIGN) * _ALIGN
         f.seek(offset)
-        f.write(np.ascontiguousarray(array).data)
-        entries.append((list(array.shape), array.dtype.str, offset))
+        data = np.ascontiguousarray(array).data
+        f.write(data)
+        entries.append((list(array.shape), array.dtype.str, offset, zlib.crc32(data)))
       index = json.dumps({"key": key, "entries": entries}).encode()
       f.write(index + _TRAILER.pack(len(index), _MAGIC))
       f.flush()
@@ -154,23 +177,46 @@ def decoded_images(paths, cache_dir, name):
   """The images of `paths` from their cache file in `cache_dir`, decoding them first if needed.
 
   name: the folder's identity in `cache_dir` (a readable stem plus a hash of what it selects); its
-  cache files are `<name>-<key>.decoded`.
+  cache files are `<name>-<key>.decoded`. Raises ConfigError where the cache folder cannot be used
+  (not a folder, no permission, no room), naming it.
   """
   cache_dir = os.path.expanduser(os.fspath(cache_dir))
-  os.makedirs(cache_dir, exist_ok=True)
   key = _file_key(paths)
+  try:
+    return _decoded_images(paths, cache_dir, name, key)
+  except OSError as error:
+    where = error.filename or cache_dir
+    raise ConfigError(f"decoded image cache {where}: {error.strerror or error}; set data.cache_dir to "
+                      "a writable folder with room for the decoded images, or data.cache=False") from None
+
+
+def _decoded_images(paths, cache_dir, name, key):
+  os.makedirs(cache_dir, exist_ok=True)
   path = os.path.join(cache_dir, f"{name}-{key}.decoded")
   entries = _read_index(path, key, warn=False)  # said once, below, by the process that decodes
   if entries is None:
-    with open(os.path.join(cache_dir, f"{name}.lock"), "a") as lock:
-      fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed
+    lock_path = os.path.join(cache_dir, f"{name}.lock")
+    with open(lock_path, "a") as lock:
+      _lock(lock, lock_path)  # released when closed
       entries = _read_index(path, key)  # another process may have built it while this one waited
       if entries is None:
+        _remove_stale_temporaries(cache_dir, name)
         print(f"note: decoding {len(paths)} images of {os.path.dirname(paths[0])} once into {path}; "
               "later runs map that file")
         _write(path, paths, key)
         entries = _read_index(path, key)
-        for stale in glob.glob(os.path.join(glob.escape(cache_dir), f"{glob.escape(name)}-*")):
-          if stale != path:  # older versions of this folder and temporary files of crashed writers
+        for stale in glob.glob(os.path.join(glob.escape(cache_dir), f"{glob.escape(name)}-*.decoded")):
+          if stale != path:  # older versions of this folder
             os.unlink(stale)
   return DecodedImages(path, entries)
+
+
+def _lock(file, path):
+  """Takes the exclusive lock on `file`, saying so where another process holds it (it is building
+  the same cache: this one then maps its file)."""
+  try:
+    fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    print(f"note: waiting for another process that is decoding into this cache (it holds {path})",
+          flush=True)
+    fcntl.flock(file, fcntl.LOCK_EX)

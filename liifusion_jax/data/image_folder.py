@@ -76,10 +76,18 @@ def _cache_name(root, first_k):
 
 
 def split_folders(spec):
-  """The folders of a `data.train_dir` value: one folder, or several separated by commas."""
-  folders = [folder.strip() for folder in spec.split(",")]
-  if not all(folders):
-    raise ConfigError(f"data.train_dir {spec!r} has an empty folder name (folders are separated by commas)")
+  """The folders of a `data.train_dir` value: one folder, or several separated by commas; a folder
+  named twice (by any path) is kept once, with a warning, not given twice the weight."""
+  folders, seen = [], {}
+  for folder in (name.strip() for name in spec.split(",")):
+    if not folder:
+      raise ConfigError(f"data.train_dir {spec!r} has an empty folder name (folders are separated by commas)")
+    real = os.path.realpath(folder)
+    if real in seen:
+      print(f"warning: data.train_dir names {real} twice ({seen[real]!r}, {folder!r}); it is used once")
+      continue
+    seen[real] = folder
+    folders.append(folder)
   return folders
 
 

@@ -96,13 +96,26 @@ def load_image(path):
   return as_float01(read_image(path))
 
 
-def image_size(path):
-  """(H, W) of an image file from its header, without decoding the pixels."""
+def _header(path):
+  """((W, H), mode) of an image file from its header, without decoding the pixels."""
   try:
     with Image.open(path) as im:
-      return im.size[1], im.size[0]
+      return im.size, im.mode
   except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
     raise ImageError(f"cannot read image {os.fspath(path)}: {e}") from None
+
+
+def image_size(path):
+  """(H, W) of an image file from its header, without decoding the pixels."""
+  (w, h), _ = _header(path)
+  return h, w
+
+
+def decoded_bytes(path):
+  """The bytes of `read_image`'s array for an image file, from its header: 3 a pixel, 12 (float32)
+  for 16-bit and float greyscale."""
+  (w, h), mode = _header(path)
+  return w * h * 3 * (4 if mode in _WIDE_GREY or mode == "F" else 1)
 
 
 def list_images(folder):

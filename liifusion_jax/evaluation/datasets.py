@@ -12,7 +12,8 @@ import os
 import pathlib
 
 from liifusion_jax.data import defaults
-from liifusion_jax.data.images import EXTENSIONS, ImageError, as_float01, list_images, load_image
+from liifusion_jax.data.images import (EXTENSIONS, ImageError, as_float01, image_size, list_images,
+                                       load_image)
 from liifusion_jax.evaluation import metrics, protocols
 
 
@@ -26,11 +27,13 @@ class TooSmall(ValueError):
 class EvalDataset:
   """Named HR images, loaded on demand, with an optional folder of provided LR images."""
 
-  def __init__(self, name, names, load_hr, lr_root=None):
-    """lr_root: the folder holding X2/, X3/, X4/ of provided LR images, or None."""
+  def __init__(self, name, names, load_hr, hr_size, lr_root=None):
+    """hr_size: (H, W) of an HR image without decoding it (from the file's header); lr_root: the
+    folder holding X2/, X3/, X4/ of provided LR images, or None."""
     self.name = name
     self.names = names
     self._load_hr = load_hr
+    self.hr_size = hr_size
     self.lr_root = lr_root
 
   def __len__(self):
@@ -63,18 +66,18 @@ def open_dataset(path, first_k=None):
   if not path.exists():
     raise FileNotFoundError(f"data path {path} does not exist")
   if path.is_file():
-    return EvalDataset(path.stem, [path.name], lambda _: load_image(path))
+    return EvalDataset(path.stem, [path.name], lambda _: load_image(path), lambda _: image_size(path))
   hr_dir = path / "HR" if (path / "HR").is_dir() else path
   lr_root = _lr_root(path)
   paths = [pathlib.Path(p) for p in list_images(hr_dir)][:first_k]
   return EvalDataset(path.resolve().name, [p.name for p in paths], lambda i: load_image(paths[i]),
-                     lr_root)
+                     lambda i: image_size(paths[i]), lr_root)
 
 
 def default_dataset():
   """The embedded held-out photographs (`data.defaults.val_source`), named "default"."""
   source = defaults.val_source()
-  return EvalDataset("default", list(defaults.VAL_PHOTOS), lambda i: as_float01(source[i]))
+  return EvalDataset("default", list(defaults.VAL_PHOTOS), lambda i: as_float01(source[i]), source.hw)
 
 
 def _provided_lr_path(folder, hr_name, scale):

@@ -36,14 +36,16 @@ def upscaled(upscaler, hr_full, scale, protocol, seed=0, index=0):
           "model": upscaler(lr, hr.shape[:2], hr01=hr, seed=seed), "hr": hr}
 
 
-def validate(upscaler, hr_images, scales, protocol, seed=0, lpips_params=None):
+def validate(upscaler, hr_images, scales, protocol, seed=0, lpips_params=None, abandon=lambda: False):
   """(scores, samples): the mean PSNR (and LPIPS, given its params) per scale of the model and of
   bicubic, as metrics.jsonl's `val_psnr_x2`, `val_bicubic_psnr_x2`, ...; and the first image's
-  `upscaled` images per scale."""
+  `upscaled` images per scale. None where `abandon()` says so before an image."""
   results, samples = {}, {}
   for scale in scales:
     scores = collections.defaultdict(list)
     for index, hr_full in enumerate(hr_images):
+      if abandon():
+        return None
       pictures = upscaled(upscaler, hr_full, scale, protocol, seed, index)
       samples.setdefault(scale, pictures)
       hr = pictures["hr"]
@@ -68,10 +70,14 @@ class Validator:
     self.hr_images = validation_images(source, val.crop)
     self.lpips_params = load_lpips_params("alex") if val.lpips else None
 
-  def __call__(self, upscaler, step, log, bar=None):
-    """Logs the scores at `step`, and the samples (TensorBoard images `val_sample_x<s>/<name>`)."""
-    scores, samples = validate(upscaler, self.hr_images, self.val.scales, self.val.protocol, self.seed,
-                               self.lpips_params)
+  def __call__(self, upscaler, step, log, bar=None, abandon=lambda: False):
+    """Logs the scores at `step`, and the samples (TensorBoard images `val_sample_x<s>/<name>`);
+    nothing where `abandon()` (a stop request) ends it early."""
+    validated = validate(upscaler, self.hr_images, self.val.scales, self.val.protocol, self.seed,
+                         self.lpips_params, abandon)
+    if validated is None:
+      return
+    scores, samples = validated
     log({"step": step, **scores}, bar)
     log.images(step, {f"val_sample_x{scale:g}/{name}": image for scale, pictures in samples.items()
                       for name, image in pictures.items()})

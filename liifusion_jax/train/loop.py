@@ -1,6 +1,7 @@
 """The training loop of both stages, top to bottom: data, state (or resume), steps, logs, checkpoints.
 
-A run lives in one workdir: `config.json`, `metrics.jsonl` and TensorBoard's `tb/` (train/metrics_log.py),
+A run lives in one workdir: `config.json` (written whole; a run starting at step 0 sets an earlier
+run's records aside, train/earlier_run.py), `metrics.jsonl` and TensorBoard's `tb/` (train/metrics_log.py),
 `checkpoints/<step>/`, `samples/`, and `.lock` (one training process per workdir). Validation is
 evaluation/validation.py's, as `config.val` sets it. If the workdir holds a checkpoint, training resumes
 from the newest readable one exactly: same step, optimiser state and data order (batch k is a pure
@@ -29,10 +30,11 @@ from liifusion_jax.config import differences
 from liifusion_jax.data import decoded_cache, defaults, images
 from liifusion_jax.data.image_folder import ConcatSource, ImageFolder, split_folders
 from liifusion_jax.data.pipeline import prefetch_to_device, train_batches
+from liifusion_jax.files import first_unused, written_whole
 from liifusion_jax.evaluation.validation import Validator
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.models.factory import complete_model_config
-from liifusion_jax.train import preemption, preflight, workdir_lock
+from liifusion_jax.train import earlier_run, init_from, preemption, preflight, workdir_lock
 from liifusion_jax.train.metrics_log import Logger
 from liifusion_jax.train.errors import TrainingError
 from liifusion_jax.train.state import TrainState, learning_rates
@@ -66,17 +68,42 @@ def _describe(changes):
   return ", ".join(f"{k} ({old!r} -> {new!r})" for k, (old, new) in changes.items())
 
 
-def _save_config(config, workdir):
+def _save_config(config, workdir, start):
+  """Writes this run's `config.json`, whole. At step 0 the earlier run's records are set aside first
+  (`earlier_run`); a resumed run whose config differs writes `config.resumed.json` beside it instead;
+  a damaged `config.json` (the checkpoint holds the run's config) is set aside in one line."""
+  if jax.process_index() != 0:
+    return
   path = workdir / "config.json"
   text = config.to_json(indent=2)
-  if path.exists():
-    changes = differences(json.loads(path.read_text()), json.loads(text))
+  if start == 0:
+    earlier_run.set_aside(workdir, text)
+  elif path.exists():
+    saved = _saved_config(path)
+    changes = differences(saved, json.loads(text)) if saved is not None else {}
     if changes:
       print(f"note: this run's config differs from {path} in {_describe(changes)}; it is written "
             "beside it as config.resumed.json")
       path = workdir / "config.resumed.json"
-  if jax.process_index() == 0:
-    path.write_text(text)
+  with written_whole(path, "w") as file:
+    file.write(text)
+
+
+def _saved_config(path):
+  """The config of `path`, or None where it is damaged (torn, empty, not a config): then it is moved
+  aside to `config.damaged.json` with a warning."""
+  try:
+    saved = json.loads(path.read_text())
+    if isinstance(saved, dict):
+      return saved
+    why = "not a config: no JSON object"
+  except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    why = str(error)
+  aside = first_unused(lambda n: path.with_name(f"config.damaged{n if n > 1 else ''}.json"))
+  path.rename(aside)
+  print(f"warning: {path} is damaged ({why}); moved to {aside.name}, and this run's config is written "
+        "in its place (the checkpoint holds its own)")
+  return None
 
 
 def _resume_guard(config):
@@ -157,6 +184,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Tra
   preflight.check_config(config)
   workdir = pathlib.Path(workdir)
   preflight.check_workdir(workdir)
+  init_from.check(config, workdir)  # before the workdir is made and the images decoded
   workdir.mkdir(parents=True, exist_ok=True)
   # Process 0 writes the shared files, so it alone stands for the run in the lock.
   with workdir_lock.hold(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
@@ -202,10 +230,8 @@ def _train(config, workdir):
   checkpoints = RunCheckpoints(workdir, keep=config.keep_checkpoints)
   try:
     state, state_sharding, start = _initial_state(task, config, next(batches(0, 1, 0)), mesh, checkpoints)
-    if start == 0 and config.restart:
-      log.set_aside()  # the rows of the unreadable run stay beside the new ones
+    _save_config(config, workdir, start)  # after the resume guard: a refused resume writes nothing
     log.begin(start)
-    _save_config(config, workdir)  # after the resume guard: a refused resume writes nothing
     upscaler = Upscaler(task.stage, state.params, config.model, config.eval_chunk,
                         precision=config.precision)
     run = _Run(config, task, mesh, state_sharding, steps_per_epoch, total_steps, batches, checkpoints,
@@ -236,37 +262,49 @@ def _run(run, state, start):
   pending, last_saved = [], start  # pending: (step, metrics) not yet checked for NaN/inf
   bar = tqdm(total=total_steps, initial=start, desc=f"{task.stage} train", dynamic_ncols=True,
              disable=jax.process_index() != 0)
+
+  def log_window(done):
+    nonlocal window_start, window_loss
+    means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in window_loss[0]}
+    seconds = (time.perf_counter() - window_start) / len(window_loss)
+    log({"step": done, "epoch": done / steps_per_epoch, **means,
+         **learning_rates(config.optim, steps_per_epoch, done - 1), "sec_per_step": seconds}, bar)
+    window_start, window_loss = time.perf_counter(), []
+
   # Closed however the loop ends: grain's workers stop and free their shared memory, and the bar is
   # drawn for the last time before an error's message.
   with (contextlib.closing(run.batches(start, total_steps - start, config.data.num_workers)) as train_data,
         bar, preemption.StopRequest() as stop):
     for step, batch in zip(range(start, total_steps), train_data):
+      # Asked before each step is dispatched, so that a signal that came during the last one (or its
+      # logs, save or validation) stops after it, with its checkpoint.
+      if step > start and stop.reached(step):
+        if pending:
+          check_training_finite(pending, state, last_saved)
+        if window_loss:
+          log_window(step)
+        if last_saved != step:
+          checkpoints.save(step, state, meta)
+        checkpoints.wait()
+        raise preemption.Preempted(step, stop.stop_signal, checkpoints.directory / str(step))
       state, metrics = step_fn(state, batch, jax.random.fold_in(rng, step), *constants)
       window_loss.append(metrics)
       bar.update(1)
       checkpoints.check()
       done = step + 1
       pending.append((done, metrics))
-      stopping = stop.reached(done) and done < total_steps
-      log_now = done % config.log_every_steps == 0 or done == total_steps or stopping
-      save_now = done % save_every == 0 or done == total_steps or stopping
+      log_now = done % config.log_every_steps == 0 or done == total_steps
+      save_now = done % save_every == 0 or done == total_steps
       val_now = done % val_every == 0 or done == total_steps
       if log_now or save_now or val_now:
         check_training_finite(pending, state, last_saved)
         pending = []
       if log_now:
-        means = {k: float(np.mean([jax.device_get(m[k]) for m in window_loss])) for k in metrics}
-        seconds = (time.perf_counter() - window_start) / len(window_loss)
-        log({"step": done, "epoch": done / steps_per_epoch, **means,
-             **learning_rates(config.optim, steps_per_epoch, done - 1), "sec_per_step": seconds}, bar)
-        window_start, window_loss = time.perf_counter(), []
+        log_window(done)
       if save_now:
         checkpoints.save(done, state, meta)
         last_saved = done
-      if stopping:
-        checkpoints.wait()
-        raise preemption.Preempted(done, stop.stop_signal, checkpoints.directory / str(done))
       if val_now:
         run.upscaler.set_params(state.params)  # a collective: every process gets here
-        run.validator(run.upscaler, done, log, bar)
+        run.validator(run.upscaler, done, log, bar, abandon=stop.abandon_validation)
   return state

@@ -6,7 +6,7 @@ import pathlib
 
 import jax
 
-from liifusion_jax.files import first_unused
+from liifusion_jax.files import written_whole
 from liifusion_jax.train.errors import TrainingError
 from liifusion_jax.train.tensorboard_log import EventWriter
 
@@ -58,13 +58,6 @@ class Logger:
     if self.events is not None:
       self.events.images(step, images)
 
-  def set_aside(self):
-    """Renames the file to `metrics.before_restart.jsonl` (a run started over keeps the old rows; a
-    second restart's go to `metrics.before_restart2.jsonl`, and so on)."""
-    if self.primary and self.path.exists():
-      self.path.rename(first_unused(lambda n: self.path.with_name(
-          f"metrics.before_restart{n if n > 1 else ''}.jsonl")))
-
   def begin(self, step):
     """Starts the writing at `step` (0, or the resumed one): keeps the rows up to it (a resumed run
     logs the later steps again) and drops a torn last line, so that the next row starts a line of its
@@ -77,9 +70,8 @@ class Logger:
     kept = [row for row in read_rows(self.path) if row.get("step", 0) <= step]
     new_text = "".join(json.dumps(row) + "\n" for row in kept)
     if new_text != text:
-      tmp = self.path.with_suffix(".tmp")
-      tmp.write_text(new_text)
-      tmp.replace(self.path)
+      with written_whole(self.path, "w") as file:
+        file.write(new_text)
 
   def close(self):
     """Closes the event files (their writer threads end); later records go to metrics.jsonl only."""

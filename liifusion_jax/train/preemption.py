@@ -2,7 +2,8 @@
 a machine back) or SIGINT (Ctrl-C) ends training after the step in progress, at a step every process
 agrees on, with a checkpoint of that step.
 
-One process: the signal sets a flag, read after each step. Several processes: JAX's preemption service
+One process: the signal sets a flag, read before each step is dispatched (a validation in progress is
+abandoned: the scheduler's grace period is short). Several processes: JAX's preemption service
 (`multihost_utils.reached_preemption_sync_point`) catches SIGTERM on any process, tells the others
 through the coordination service, and names the step at which all of them stop (the largest step any
 has reached, plus one); Ctrl-C is passed to that service as a SIGTERM of this process. A second
@@ -61,6 +62,11 @@ class StopRequest:
     if self.multi_process:
       return multihost_utils.reached_preemption_sync_point(step)
     return self.signum is not None
+
+  def abandon_validation(self):
+    """Whether a validation in progress is dropped, so that training stops without waiting for it: a
+    signal came, in a one-process run (several processes stop at an agreed step, after it)."""
+    return self.signum is not None and not self.multi_process
 
   @property
   def stop_signal(self):

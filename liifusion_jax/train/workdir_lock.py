@@ -29,3 +29,17 @@ def hold(workdir):
       yield
     finally:
       fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def holder(workdir):
+  """The PID that holds `workdir`'s lock (a live training process), or None."""
+  try:
+    with open(workdir / ".lock") as file:
+      try:
+        fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+      except BlockingIOError:
+        return file.read().strip() or "unknown"
+      fcntl.flock(file, fcntl.LOCK_UN)
+      return None
+  except OSError:  # no lock file: never trained here, or not a workdir
+    return None

@@ -59,14 +59,12 @@ def test_the_pyramid_is_openseadragons(lr_hw):
 
 
 def test_uploads_are_read_as_upscale_reads_them(service, tmp_path):
-  """16-bit greyscale keeps its 16 bits; RGBA drops its alpha; a corrupt file and one over the cap
-  are refused in one line."""
+  """In their own modes (16-bit greyscale, RGBA); a corrupt file and one over the cap are refused in
+  one line."""
   grey16 = (np.arange(20 * 30, dtype=np.uint16).reshape(20, 30) * 97).astype(np.uint16)
-  got = service.read(_png(tmp_path / "grey16.png", grey16))
-  assert got.shape == (20, 30, 3) and np.allclose(got[..., 1], grey16 / 65535.0, atol=1e-7)
+  np.testing.assert_array_equal(service.read(_png(tmp_path / "grey16.png", grey16)), grey16)
   rgba = np.random.default_rng(0).integers(0, 256, (9, 7, 4), dtype=np.uint8)
-  got = service.read(_png(tmp_path / "rgba.png", rgba))
-  assert np.array_equal(np.round(got * 255).astype(np.uint8), rgba[..., :3])
+  np.testing.assert_array_equal(service.read(_png(tmp_path / "rgba.png", rgba)), rgba)
   (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
   with pytest.raises(ImageError, match="cannot read image .*corrupt.png"):
     service.read(str(tmp_path / "corrupt.png"))
@@ -172,6 +170,24 @@ def test_an_upscale_gives_both_images_a_png_and_the_zoom_view(handlers, tmp_path
   assert 'src="/zoom/' in frame
   (_, sr), *_ = handlers.upscale(path, "scale", 2.5, None, None, 0, False)
   assert sr.shape == (30, 40, 3)
+
+
+def test_an_upload_keeps_its_mode_in_the_download(handlers, tmp_path):
+  """Grey + alpha and 16-bit grey come back in their modes, as upscale.py writes them; the page
+  shows them as 8-bit RGBA and grey."""
+  rng = np.random.default_rng(2)
+  grey_alpha = np.round(np.dstack([_image((12, 16), 3)[..., 0], rng.uniform(0, 1, (12, 16))]) * 255)
+  path = _png(tmp_path / "la.png", grey_alpha.astype(np.uint8))
+  (bicubic, sr), _, png, _ = handlers.upscale(path, "scale", 2, None, None, 0, False)
+  assert bicubic.shape == sr.shape == (24, 32, 4) and sr.dtype == np.uint8
+  with Image.open(png) as saved:
+    assert saved.mode == "LA" and saved.size == (32, 24)
+  grey16 = np.round(_image((12, 16), 3)[..., 0] * 65535).astype(np.uint16)
+  (_, sr), _, png, _ = handlers.upscale(_png(tmp_path / "g16.png", grey16), "scale", 2, None, None, 0, False)
+  assert sr.shape == (24, 32) and sr.dtype == np.uint8
+  with Image.open(png) as saved:
+    assert saved.mode in ("I;16", "I") and saved.size == (32, 24)
+    assert np.asarray(saved).max() > 255  # 16 bits, not 8 scaled
 
 
 def test_errors_are_one_message_in_the_page(gr, handlers, tmp_path):

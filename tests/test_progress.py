@@ -9,6 +9,7 @@ from PIL import Image
 from liifusion_jax import progress as progress_module
 from liifusion_jax.cli import eval as eval_cli
 from liifusion_jax.cli import upscale as upscale_cli
+from liifusion_jax.inference import region, tiled_upscale
 from liifusion_jax.inference.upscaler import Upscaler
 from liifusion_jax.progress import Progress
 from cli_helpers import smooth_photo
@@ -79,9 +80,11 @@ def test_the_upscaler_reports_every_chunk_of_the_total(ensemble, calls_per_chunk
 def test_the_upscaler_counts_the_chunks_of_each_tile(stage2_ckpt):
   """Each output pixel is decoded by one tile; each tile's last chunk is padded."""
   upscaler = Upscaler.from_checkpoint(stage2_ckpt, chunk=1000, tile=16)
-  regions = list(upscaler._output_regions((20, 400), (50, 1000)))
-  areas = [(r.stop - r.start) * (c.stop - c.start) for r, c in regions]
-  assert len(regions) > 1 and sum(areas) == 50 * 1000
+  window = ((0, 0), (50, 1000))
+  blocks = [region.output_block(start, stop, (20, 400), (50, 1000), window)
+            for _, _, start, stop in tiled_upscale.feature_windows((20, 400), upscaler.tile)]
+  areas = [(r1 - r0) * (c1 - c0) for (r0, r1), (c0, c1) in blocks]
+  assert len(blocks) > 1 and sum(areas) == 50 * 1000
   assert upscaler.chunks((20, 400), (50, 1000)) == sum(-(-a // 1000) for a in areas) > 50
 
 

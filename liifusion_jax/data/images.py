@@ -1,5 +1,6 @@
 """Reading and writing image files as RGB HWC arrays, and their values as the networks meet them."""
 import os
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -97,10 +98,13 @@ def load_image(path):
 
 
 def _header(path):
-  """((W, H), mode) of an image file from its header, without decoding the pixels."""
+  """((W, H), mode) of an image file from its header, without decoding the pixels (Pillow's warning
+  on a large image is left out: the callers check the size against the pixel budget)."""
   try:
-    with Image.open(path) as im:
-      return im.size, im.mode
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      with Image.open(path) as im:
+        return im.size, im.mode
   except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
     raise ImageError(f"cannot read image {os.fspath(path)}: {e}") from None
 

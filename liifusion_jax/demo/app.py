@@ -12,9 +12,10 @@ import uvicorn
 from liifusion_jax.cli.errors import USER_ERRORS, one_line
 from liifusion_jax.data import images
 from liifusion_jax.demo import pyramid, zoom
-from liifusion_jax.demo.service import Service
+from liifusion_jax.demo.service import Service, for_display
+from liifusion_jax.evaluation import protocols
+from liifusion_jax.inference.image_modes import upscale_image
 from liifusion_jax.inference.upscaler import Upscaler
-from liifusion_jax.resize.matlab_pil import to_uint8
 
 
 def page_errors(handler):
@@ -40,32 +41,46 @@ class Handlers:
     """(input preview, width, height, text): the upload checked, and x4 as the size to start from."""
     if path is None:
       return None, None, None, ""
-    lr = self.service.read(path)
-    h, w = lr.shape[:2]
-    return to_uint8(lr), 4 * w, 4 * h, f"input {w}x{h}"
+    image = self.service.read(path)
+    h, w = image.shape[:2]
+    return for_display(image), 4 * w, 4 * h, f"input {w}x{h}"
 
   @page_errors
   def upscale(self, path, by, scale, width, height, seed, self_ensemble, progress=gr.Progress()):
     """((bicubic, model) uint8 images, text, PNG path, deep-zoom view HTML)."""
     if path is None:
       raise gr.Error("upload an image first", print_exception=False)
-    lr = self.service.read(path)
+    image = self.service.read(path)
     size = None if by == "scale" else (int(height or 0), int(width or 0))
     if size is not None and min(size) < 1:
       raise gr.Error("give the output's width and height in pixels", print_exception=False)
-    out_hw = self.service.output_size(lr.shape[:2], float(scale) if size is None else None, size)
+    out_hw = self.service.output_size(image.shape[:2], float(scale) if size is None else None, size)
     start = time.perf_counter()
     progress(0, desc="encoding")
-    sr, bicubic, key = self.service.upscale(lr, out_hw, int(seed or 0), bool(self_ensemble),
-                                            lambda f: progress(f, desc="decoding"))
+    # The colour (and the alpha, upscaled as grey by the model) as upscale.py does: image_modes.
+    keys, passes = [], 2 if image.ndim == 3 and image.shape[-1] in (2, 4) else 1
+    report = lambda fraction: progress((len(keys) + fraction) / passes, desc="decoding")
+
+    def model(rgb01, hw, progress=None):
+      del progress  # the page's progress comes from the service's bands (`report`)
+      sr, _, key = self.service.upscale(rgb01, hw, int(seed or 0), bool(self_ensemble), report)
+      keys.append(key)
+      return sr
+
+    sr = upscale_image(model, image, out_hw)
+    bicubic = upscale_image(_bicubic, image, out_hw, "bicubic")
     seconds = time.perf_counter() - start
     name = os.path.splitext(os.path.basename(path))[0]
-    png = os.path.join(self.out_dir, key, f"{name}_{out_hw[1]}x{out_hw[0]}.png")
-    images.save_image(png, sr)
-    text = (f"{lr.shape[1]}x{lr.shape[0]} -> {out_hw[1]}x{out_hw[0]} in {seconds:.1f} s "
+    png = os.path.join(self.out_dir, keys[0], f"{name}_{out_hw[1]}x{out_hw[0]}.png")
+    images.save_image(png, sr)  # in the upload's mode: grey, alpha and 16 bits kept
+    text = (f"{image.shape[1]}x{image.shape[0]} -> {out_hw[1]}x{out_hw[0]} in {seconds:.1f} s "
             f"(seed {int(seed or 0)}{', self-ensemble' if self_ensemble else ''}); left: bicubic, "
             f"right: LIIFusion")
-    return (to_uint8(bicubic), to_uint8(sr)), text, png, zoom_frame(key)
+    return (for_display(bicubic), for_display(sr)), text, png, zoom_frame(keys[0])
+
+
+def _bicubic(lr01, out_hw, progress=None):
+  return protocols.bicubic_upscale(lr01, out_hw, "div2k")
 
 
 def zoom_frame(key):

@@ -17,16 +17,29 @@ from liifusion_jax.demo import pyramid
 from liifusion_jax.evaluation import protocols
 from liifusion_jax.inference import canvas, region, tiled_pool, tiled_upscale
 from liifusion_jax.inference.self_ensemble import TRANSFORMS, dihedral_mean
+from liifusion_jax.resize.matlab_pil import to_uint8
 
 KEEP = 2  # encoded images kept for the deep-zoom view
 BAND_CHUNKS = 8  # decoder chunks per band of rows: the progress steps
 
 
 def read_upload(path):
-  """An uploaded file as float32 RGB (h, w, 3) in [0, 1], as upscale.py reads its inputs (16-bit
-  greyscale to floats, alpha dropped). The one place the demo converts an image's mode: a reader
-  that keeps grey, alpha or 16 bits belongs here."""
-  return images.load_image(path)
+  """An uploaded file in its own mode (`images.read_native`: grey, alpha and 16 bits kept), as
+  upscale.py reads its inputs; `app.Handlers` upscales it in that mode (`image_modes`)."""
+  return images.read_native(path)
+
+
+def for_display(image):
+  """A float [0, 1] image or a `native_array` as uint8 the page can show: grey, RGB or RGBA
+  (16 bits rounded to 8, grey + alpha as RGBA)."""
+  image = np.asarray(image)
+  if image.dtype == np.uint16:
+    image = image / 65535.0
+  if image.dtype != np.uint8:
+    image = to_uint8(image)
+  if image.ndim == 3 and image.shape[-1] == 2:
+    image = image[..., [0, 0, 0, 1]]
+  return image
 
 
 class Service:
@@ -43,7 +56,7 @@ class Service:
     self._lock = threading.Lock()  # one computation at a time: the tiles and an upscaling share the CPU
 
   def read(self, path):
-    """The upload at `path` as (h, w, 3) in [0, 1]; UsageError over the size cap."""
+    """The upload at `path` in its own mode (`read_upload`); UsageError over the size cap."""
     lr = read_upload(path)
     h, w = lr.shape[:2]
     if max(h, w) > self.max_side:

@@ -33,19 +33,20 @@ from liifusion_jax.config import apply_overrides, load_config
 from liifusion_jax.convert import discriminator_params_from_state_dict, params_from_state_dict
 from liifusion_jax.data import sampler
 from liifusion_jax.train.stage1 import Stage1
-from liifusion_jax.train.stage2 import Stage2
+from liifusion_jax.train.stage2 import REFERENCE_TERMS, Stage2
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-OURS_STAGE2 = {"m_loss": "g_loss", "rec": "rec", "diff": "diffusion", "real": "gan_real",
-               "fake": "gan_fake", "percept": "perceptual", "d_loss": "d_loss", "d_real": "d_real",
-               "d_fake": "d_fake"}
 
 
-def our_batch(batch, draws, images, patch, sample_patch):
+def as_photos(images):
+  """The reference's CHW [0, 1] tensors as the uint8 HWC arrays a training folder gives our sampler."""
+  return [np.round(img.permute(1, 2, 0).numpy() * 255).astype(np.uint8) for img in images]
+
+
+def our_batch(batch, draws, photos, patch, sample_patch):
   """Our sampler's batch from the reference wrapper's recorded draws, checked equal to its batch."""
   scale, crops = sampler.reference_draws(draws.values, draws.choices, patch=patch, sample_patch=sample_patch)
   crop = sampler.crop_size(patch, scale)
-  photos = [np.round(img.permute(1, 2, 0).numpy() * 255).astype(np.uint8) for img in images]
   ours = sampler.assemble_batch([sampler.cut_sample(p, d, patch=patch, crop=crop)
                                  for p, d in zip(photos, crops)], scale, bucket=patch * 4)
   np.testing.assert_array_equal(ours["inp"], batch["inp"].permute(0, 2, 3, 1).numpy())
@@ -63,10 +64,11 @@ def run_stage1(ref, images, args):
       rt.state_dict_of(model), "stage1")[1]))
   step = jax.jit(task.make_train_step())
   wrapper = dict(inp_size=args.patch1, scale_max=4, augment=True, sample_q=args.patch1 ** 2)
+  photos = as_photos(images)
   curves, seconds = {"ref": [], "ours": []}, {"ref": 0.0, "ours": 0.0}
   for i in range(args.stage1_steps):
     batch, draws = rt.reference_batch(ref, images, args.seed * 100000 + i, **wrapper)
-    ours = our_batch(batch, draws, images, args.patch1, sample_patch=False)
+    ours = our_batch(batch, draws, photos, args.patch1, sample_patch=False)
     t = time.perf_counter()
     curves["ref"].append(rt.stage1_step(ref, model, optimizer, batch))
     seconds["ref"] += time.perf_counter() - t
@@ -95,11 +97,12 @@ def run_stage2(ref, images, stage1_model, vgg_path, args):
   (vgg,) = task.load_step_constants()
   step = jax.jit(task.make_step_on_noise())
   wrapper = dict(inp_size=args.patch2, scale_max=4, augment=True, sample_patch=True)
-  curves = {name: {"ref": [], "ours": []} for name in OURS_STAGE2}
+  photos = as_photos(images)
+  curves = {name: {"ref": [], "ours": []} for name in REFERENCE_TERMS}
   seconds = {"ref": 0.0, "ours": 0.0}
   for i in range(args.stage2_steps):
     batch, draws = rt.reference_batch(ref, images, args.seed * 100000 + 50000 + i, **wrapper)
-    ours = our_batch(batch, draws, images, args.patch2, sample_patch=True)
+    ours = our_batch(batch, draws, photos, args.patch2, sample_patch=True)
     t = time.perf_counter()
     terms, noise = rt.stage2_step(ref, model, discriminator, m_optimizer, d_optimizer, percept_fn, batch)
     seconds["ref"] += time.perf_counter() - t
@@ -107,7 +110,7 @@ def run_stage2(ref, images, stage1_model, vgg_path, args):
     state, metrics = step(state, ours, noise.numpy(), vgg)
     metrics = jax.device_get(metrics)
     seconds["ours"] += time.perf_counter() - t
-    for name, our_name in OURS_STAGE2.items():
+    for name, our_name in REFERENCE_TERMS.items():
       curves[name]["ref"].append(float(terms[name]))
       curves[name]["ours"].append(float(metrics[our_name]))
     print(f"stage 2 step {i}: loss reference {terms['m_loss']:.6f}, ours {float(metrics['g_loss']):.6f}",

@@ -28,22 +28,23 @@ class Terminal(io.StringIO):
     return True
 
 
-def test_short_work_prints_nothing():
+def _plain_report(total, seconds_each):
+  """What a `Progress` (3 s delay, a line every 5 s) writes off a terminal for `total` units of
+  `seconds_each` seconds each."""
   stream, clock = io.StringIO(), Clock()
   report = Progress("upscaling", "chunks", stream=stream, delay=3, every=5, clock=clock)
-  for done in range(1, 11):
-    clock.now += 0.25
-    report(done, 10)
-  assert stream.getvalue() == ""
+  for done in range(1, total + 1):
+    clock.now += seconds_each
+    report(done, total)
+  return stream.getvalue()
+
+
+def test_short_work_prints_nothing():
+  assert _plain_report(10, 0.25) == ""
 
 
 def test_plain_lines_every_few_seconds_with_the_time_left():
-  stream, clock = io.StringIO(), Clock()
-  report = Progress("upscaling", "chunks", stream=stream, delay=3, every=5, clock=clock)
-  for done in range(1, 21):
-    clock.now += 1.0
-    report(done, 20)
-  assert stream.getvalue().splitlines() == [
+  assert _plain_report(20, 1.0).splitlines() == [
       "upscaling: 3/20 chunks (15%), 0:03 so far, about 0:17 left",
       "upscaling: 8/20 chunks (40%), 0:08 so far, about 0:12 left",
       "upscaling: 13/20 chunks (65%), 0:13 so far, about 0:07 left",

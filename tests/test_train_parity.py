@@ -34,7 +34,7 @@ from liifusion_jax.losses import gan
 from liifusion_jax.models.discriminator import SPECTRAL
 from liifusion_jax.train import stage2 as stage2_module
 from liifusion_jax.train.stage1 import Stage1
-from liifusion_jax.train.stage2 import FROZEN, Stage2, split_frozen
+from liifusion_jax.train.stage2 import FROZEN, REFERENCE_TERMS, Stage2, split_frozen
 from liifusion_jax.train.state import TrainState, lr_schedule
 
 from conftest import REPO
@@ -43,10 +43,6 @@ LOSS_RTOL = 1e-5
 GRAD_RTOL, GRAD_MODULE_RTOL = 1e-4, 1e-6
 STEP_FRACTION, UPDATE_RTOL, SURE_SIGN = 0.05, 0.02, 0.05
 UV_ATOL = 1e-5
-# The reference's train_stage2 returns these terms; ours names them so (metrics of Stage2's step).
-STAGE2_TERMS = {"m_loss": "g_loss", "rec": "rec", "diff": "diffusion", "real": "gan_real",
-                "fake": "gan_fake", "percept": "perceptual", "d_loss": "d_loss", "d_real": "d_real",
-                "d_fake": "d_fake"}
 KEPT_D_LAYERS = ("conv0", "conv8", "conv9")  # the discriminator layers whose grads/params are stored
 # One bucket holds every crop of a fixture (16 * 4 = 64, 48 * 4 = 192): one compile per stage.
 BUCKET = {"stage1": 64, "stage2": 192}
@@ -227,10 +223,10 @@ def run_stage2(g, vgg_path, *overrides):
   state = task.state_of_weights(params, disc)
   (vgg,) = task.load_step_constants()
   step = jax.jit(task.make_step_on_noise(return_grads=True))
-  losses = {name: [] for name in STAGE2_TERMS}
+  losses = {name: [] for name in REFERENCE_TERMS}
   for i in range(int(g["steps"])):
     state, metrics, grads = step(state, batch_from_draws(g, i, "stage2"), g[f"batch{i}/noise"], vgg)
-    for name, ours in STAGE2_TERMS.items():
+    for name, ours in REFERENCE_TERMS.items():
       losses[name].append(float(metrics[ours]))
     if i == 0:
       grads0 = grads

@@ -147,7 +147,9 @@ def _remove_stale_temporaries(cache_dir, name):
 
 
 def _write(path, paths, key):
-  """Decodes `paths` (in threads: Pillow decodes without the GIL) into a new cache file at `path`."""
+  """Decodes `paths` (in threads: Pillow decodes without the GIL) into a new cache file at `path`;
+  its entries, as `_read_index` gives them (the file is not read back: the checksums were just
+  taken from the same bytes)."""
   _check_space(paths, os.path.dirname(path))
   fd, tmp = _temporary(path)
   pool = concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1))
@@ -166,6 +168,7 @@ def _write(path, paths, key):
       os.fsync(f.fileno())
       os.fchmod(f.fileno(), 0o644)  # mkstemp's 0600 would keep a shared cache folder's other users out
     os.replace(tmp, path)
+    return [(tuple(shape), dtype, offset) for shape, dtype, offset, _ in entries]
   except BaseException:
     os.unlink(tmp)
     raise
@@ -203,8 +206,7 @@ def _decoded_images(paths, cache_dir, name, key):
         _remove_stale_temporaries(cache_dir, name)
         print(f"note: decoding {len(paths)} images of {os.path.dirname(paths[0])} once into {path}; "
               "later runs map that file")
-        _write(path, paths, key)
-        entries = _read_index(path, key)
+        entries = _write(path, paths, key)
         for stale in glob.glob(os.path.join(glob.escape(cache_dir), f"{glob.escape(name)}-*.decoded")):
           if stale != path:  # older versions of this folder
             os.unlink(stale)

@@ -202,8 +202,9 @@ class Upscaler:
       The (H, W, 3) float32 image in [0, 1].
     """
     transforms = ensembles.transforms(self_ensemble)
-    total = sum(self.chunks(ensembles.size(lr01.shape[:2], t), ensembles.size(out_hw, t)) for t in transforms)
-    step = counter(reporter(progress, "upscaling", "query chunks"), total)
+    report = reporter(progress, "upscaling", "query chunks")
+    step = report and counter(report, sum(self.chunks(ensembles.size(lr01.shape[:2], t),
+                                                     ensembles.size(out_hw, t)) for t in transforms))
     if len(transforms) > 1:
       return ensembles.dihedral_mean(lambda lr, hw, hr: self._upscale(lr, hw, hr, seed, step), lr01, out_hw,
                                      hr01, transforms)

@@ -23,6 +23,10 @@ from liifusion_jax.train.batch_inputs import prior_of_batch
 from liifusion_jax.train.state import DiscriminatorState, TrainState, TrainStep, adam, overlay_params
 
 FROZEN = "prior_encoder"
+# The reference's names of the loss terms (what its train_stage2 returns, in that order) -> our metrics.
+REFERENCE_TERMS = {"m_loss": "g_loss", "rec": "rec", "diff": "diffusion", "real": "gan_real",
+                   "fake": "gan_fake", "percept": "perceptual", "d_loss": "d_loss", "d_real": "d_real",
+                   "d_fake": "d_fake"}
 log = logging.getLogger(__name__)
 
 

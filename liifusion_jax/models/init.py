@@ -2,16 +2,12 @@
 
 U(-1/sqrt(fan_in), 1/sqrt(fan_in)), i.e. variance 1/(3 fan_in): trained from scratch, our networks
 start where the reference's do (Flax's lecun-normal default is sqrt(3) times wider). Biases start at 0.
-`Conv` and `Dense` are the Flax layers with that kernel initialiser; `Conv` takes its kernel gradient
-from `conv.conv_general_dilated` (a matmul on CPU where that is faster; same params and outputs).
+`Conv` and `Dense` are the Flax layers with that kernel initialiser.
 """
 import functools
 
 import flax.linen as nn
 
-from liifusion_jax.models import conv
-
 torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-Conv = functools.partial(nn.Conv, kernel_init=torch_kernel_init,
-                         conv_general_dilated=conv.conv_general_dilated)
+Conv = functools.partial(nn.Conv, kernel_init=torch_kernel_init)
 Dense = functools.partial(nn.Dense, kernel_init=torch_kernel_init)

@@ -3,6 +3,7 @@
   python benchmarks/reference_torch.py --reference ../LIIFusion stage1 --batch 4
   python benchmarks/reference_torch.py --reference ../LIIFusion pieces --batch 4
   python benchmarks/reference_torch.py --reference ../LIIFusion stage2 --lr-size 128x128 --scale 4
+  python benchmarks/reference_torch.py --reference ../LIIFusion stage2-step --batch 4
 
 Needs PyTorch and a checkout of the reference repository (novwaul/LIIFusion) at --reference; it
 imports the reference from there (`reference_code.import_reference`), nothing is copied here (its
@@ -10,7 +11,11 @@ imports the reference from there (`reference_code.import_reference`), nothing is
 lacks it). Random weights and inputs: the speed does not depend on them. `stage1` times forward + L1
 + backward + Adam on a batch of LR patches (48 x 48) and HR crops (patch * scale) with patch^2
 queries; `pieces` times the same step split as pieces.py splits ours (forward, and forward +
-backward, of each network); `stage2` times the reference test.py's `batched_predict` (features once,
+backward, of each network); `stage2-step` times the reference's own `train_stage2` on one batch (the
+joint step: stage-2 model forward with the frozen prior encoder on HR, L1 + diffusion + GAN +
+perceptual (VGG19, seeded weights) losses, backward, Adam; then the discriminator's forward, backward
+and Adam), with `sample_patch` queries (a patch x patch square of the HR crop) as stage-2 training
+has them; `stage2` times the reference test.py's `batched_predict` (features once,
 then queries in chunks) of one LR image. Prints one JSON line like the other benchmarks; it runs
 where PyTorch is and JAX may not be, so it takes its timed loop from the JAX-free `repeat_timing`,
 not from bench_common.
@@ -21,19 +26,28 @@ import resource
 import statistics
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 import reference_code
+import reference_training
 import repeat_timing
 from reference_training import DECODER, ENCODER
 
 
-def timed(fn, repeats, warmup=1):
+def timed(fn, repeats, warmup=1, count_flops=False):
+  """Medians of `repeats` calls after `warmup`; with `count_flops`, also the GFLOP of one more call
+  as torch's FlopCounterMode counts them (matmuls and convolutions, forward and backward)."""
   for _ in range(warmup):
     fn()
   times, cpu_times = repeat_timing.repeat(fn, repeats)
-  return {"median_s": round(statistics.median(times), 4), "min_s": round(min(times), 4),
-          "times_s": [round(t, 4) for t in times],
-          "cpu_median_s": round(statistics.median(cpu_times), 4)}
+  result = {"median_s": round(statistics.median(times), 4), "min_s": round(min(times), 4),
+            "times_s": [round(t, 4) for t in times],
+            "cpu_median_s": round(statistics.median(cpu_times), 4)}
+  if count_flops:
+    with FlopCounterMode(display=False) as counter:
+      fn()
+    result["gflop"] = round(counter.get_total_flops() / 1e9, 1)
+  return result
 
 
 def stage1_model_and_batch(models, make_coord, batch, patch, scale):
@@ -49,6 +63,23 @@ def stage1_model_and_batch(models, make_coord, batch, patch, scale):
   return model, (lr, hr, coord, cell, gt)
 
 
+def stage2_step(reference, batch, patch, scale, repeats):
+  """`train_stage2` of the reference on one random batch (`reference_training.stage2_step`)."""
+  model, discriminator = reference_training.stage2_models(reference)
+  m_optimizer = reference_training.adam(reference, model.parameters(), 1e-4)
+  d_optimizer = reference_training.adam(reference, discriminator.parameters(), 1e-4)
+  percept_fn = reference.utils.PerceptualLoss()
+  crop = round(patch * scale)
+  top, left = torch.randint(0, crop - patch + 1, (2,)).tolist()
+  coord = reference.utils.make_coord((crop, crop)).view(crop, crop, 2)[top:top + patch, left:left + patch]
+  coord = coord.reshape(1, -1, 2).repeat(batch, 1, 1)
+  data = {"inp": torch.rand(batch, 3, patch, patch), "ref": torch.rand(batch, 3, crop, crop),
+          "coord": coord, "cell": torch.full_like(coord, 2 / crop), "gt": torch.rand(batch, patch * patch, 3)}
+  return timed(lambda: reference_training.stage2_step(reference, model, discriminator, m_optimizer,
+                                                     d_optimizer, percept_fn, data), repeats,
+               count_flops=True)
+
+
 def stage1_step(models, make_coord, batch, patch, scale, repeats):
   model, (lr, hr, coord, cell, gt) = stage1_model_and_batch(models, make_coord, batch, patch, scale)
   optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -59,7 +90,7 @@ def stage1_step(models, make_coord, batch, patch, scale, repeats):
     loss.backward()
     optimizer.step()
 
-  return timed(step, repeats)
+  return timed(step, repeats, count_flops=True)
 
 
 def stage1_pieces(models, make_coord, batch, patch, scale, repeats):
@@ -122,11 +153,12 @@ def stage2_inference(models, make_coord, lr_hw, scale, chunk, repeats):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--reference", required=True, help="checkout of the reference repository")
-  parser.add_argument("what", choices=("stage1", "pieces", "stage2"))
+  parser.add_argument("what", choices=("stage1", "pieces", "stage2", "stage2-step"))
   parser.add_argument("--batch", type=int, default=4)
   parser.add_argument("--patch", type=int, default=48)
   parser.add_argument("--lr-size", default="128x128")
-  parser.add_argument("--scale", type=float, default=None, help="default 2.5 (stage1) or 4 (stage2)")
+  parser.add_argument("--scale", type=float, default=None,
+                      help="default 2.5 (stage1, pieces, stage2-step) or 4 (stage2)")
   parser.add_argument("--chunk", type=int, default=30000)
   parser.add_argument("--repeats", type=int, default=3)
   args = parser.parse_args()
@@ -139,6 +171,10 @@ def main():
     scale = args.scale or 2.5
     run = stage1_step if args.what == "stage1" else stage1_pieces
     result = run(models, make_coord, args.batch, args.patch, scale, args.repeats)
+    result.update(batch=args.batch, patch=args.patch, scale=scale)
+  elif args.what == "stage2-step":
+    scale = args.scale or 2.5
+    result = stage2_step(reference, args.batch, args.patch, scale, args.repeats)
     result.update(batch=args.batch, patch=args.patch, scale=scale)
   else:
     scale = args.scale or 4.0

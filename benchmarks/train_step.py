@@ -7,7 +7,8 @@ The batch comes from `make_batch` on the built-in scikit-image photographs with 
 = --scale, so every step has the same shapes. The step is `make_train_step` of the stage, jitted with
 the state donated as in train/loop.py. Stage 2 starts from random stage-1 params written to a temporary
 checkpoint (its `init_from`). Prints one JSON line: median seconds per step after the warm-up, compile
-seconds separately, peak memory. `--precision bf16` computes in bfloat16 (the config's
+seconds separately, peak memory, and `gflop`, XLA's count of the compiled step's floating-point
+operations (a multiply-add is 2). `--precision bf16` computes in bfloat16 (the config's
 `precision`); `--profile DIR` traces a few more steps after the timing (see profile_summary.py).
 """
 import argparse
@@ -81,11 +82,13 @@ def main():
     block((holder["state"], metrics))
 
   timing = time_calls(one_step, args.repeats, args.warmup)
+  compiled = step_fn.lower(holder["state"], batch, rng, *constants).compile()  # cached: no compile
   traced = profile(one_step, args)
   emit({"benchmark": "train_step", "stage": args.stage, "precision": args.precision, "batch": args.batch,
         "patch": args.patch,
         "scale": args.scale, "hr_crop": crop_size(args.patch, args.scale),
         "prior_canvas": int(batch["hr"].shape[1]), "repeats": args.repeats,
+        "gflop": round(compiled.cost_analysis()["flops"] / 1e9, 1),
         **timing, "images_per_s": args.batch / timing["median_s"], **traced})
 
 

@@ -21,8 +21,7 @@ import sys
 import tempfile
 
 KINDS = (
-    ("matmul / conv arithmetic", r"xbyak_gemm|conv_(fwd|bwd)\w*kernel|sgemm_kernel|gemm_kernel|brgemm|"
-                                 r"jit_\w*(gemm|conv|matmul|ip)\w*"),
+    ("matmul / conv arithmetic", r"xbyak_gemm|sgemm_kernel|brgemm|jit_\w*(gemm|conv|matmul)"),
     ("matmul / conv packing and layout", r"gemm_pack|TensorImagePatch|scopy|pack|reorder|jit_single_blk|"
                                          r"jit_uni_reorder|transpose"),
     ("threads waiting", r"libgomp|GlobalSteal|WorkerLoop|ThreadPool|spin|futex|sched_yield"),

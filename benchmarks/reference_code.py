@@ -41,6 +41,13 @@ def vgg19_state_dict(seed):
   return sd
 
 
+
+def write_vgg19_pth(seed, path):
+  """`vgg19_state_dict(seed)` saved as a torchvision `.pth` at `path` (what `perceptual.kind=vgg19_pth`
+  reads); returns `path`."""
+  torch.save({k: torch.from_numpy(v) for k, v in vgg19_state_dict(seed).items()}, path)
+  return path
+
 class _Vgg19:
   """torchvision.models.vgg19's `features` (all 37 layers), its convs from `vgg19_state_dict`."""
   seed = 1000

@@ -163,8 +163,7 @@ def main():
   images = make_golden.photographs()
   stage1, seconds1, stage1_model = run_stage1(ref, images, args)
   with tempfile.TemporaryDirectory() as tmp:
-    vgg_path = pathlib.Path(tmp) / "vgg19.pth"
-    torch.save({k: torch.from_numpy(v) for k, v in reference_code.vgg19_state_dict(vgg_seed).items()}, vgg_path)
+    vgg_path = reference_code.write_vgg19_pth(vgg_seed, pathlib.Path(tmp) / "vgg19.pth")
     stage2, seconds2 = run_stage2(ref, images, stage1_model, vgg_path, args)
   curves = {"stage 1 L1": stage1["loss"], **{f"stage 2 {k}": v for k, v in stage2.items()}}
   args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,9 @@ the state donated as in train/loop.py. Stage 2 starts from random stage-1 params
 checkpoint (its `init_from`). Prints one JSON line: median seconds per step after the warm-up, compile
 seconds separately, peak memory, and `gflop`, XLA's count of the compiled step's floating-point
 operations (a multiply-add is 2). `--precision bf16` computes in bfloat16 (the config's
-`precision`); `--perceptual vgg19` gives stage 2 the reference's VGG19 instead of the config's VGG16
-(the same network as reference_torch.py's `stage2-step`); `--profile DIR` traces a few more steps after the timing (see profile_summary.py).
+`precision`); `--perceptual vgg19` gives stage 2 the reference's VGG19 (seeded weights, as
+reference_torch.py's `stage2-step`) instead of the config's VGG16; `--profile DIR` traces a few more
+steps after the timing (see profile_summary.py).
 """
 import argparse
 import os
@@ -47,16 +48,6 @@ def random_stage1_checkpoint(config, batch, rng, directory):
   return directory
 
 
-def seeded_vgg19_pth(directory):
-  """The reference's VGG19 (torchvision's `features`, seeded weights: reference_code.vgg19_state_dict)
-  written as a .pth where `perceptual.kind=vgg19_pth` reads it. Needs PyTorch."""
-  import torch
-  import reference_code
-  path = os.path.join(directory, "vgg19.pth")
-  torch.save({k: torch.from_numpy(v) for k, v in reference_code.vgg19_state_dict(0).items()}, path)
-  return path
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--stage", type=int, choices=(1, 2), default=1)
@@ -87,7 +78,9 @@ def main():
     if args.stage == 2:
       config.init_from = random_stage1_checkpoint(config, batch, rng, tmp)
       if args.perceptual == "vgg19":
-        config.perceptual.kind, config.perceptual.path = "vgg19_pth", seeded_vgg19_pth(tmp)
+        import reference_code  # needs PyTorch, which only this option asks for
+        config.perceptual.kind = "vgg19_pth"
+        config.perceptual.path = reference_code.write_vgg19_pth(0, os.path.join(tmp, "vgg19.pth"))
     task = build_task(config, steps_per_epoch=1)
     state = task.load_init_from(task.init_state(rng, batch))
     constants = task.load_step_constants()

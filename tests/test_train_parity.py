@@ -264,16 +264,14 @@ def check_stage2(g, run):
 @pytest.fixture(scope="module")
 def vgg_path(tmp_path_factory, golden):
   """The fixture's VGG19, rebuilt from its seed as ../shared/README.md says, as a torchvision `.pth`."""
-  torch = pytest.importorskip("torch", reason="the VGG19 .pth is written with torch (the torch extra)")
+  pytest.importorskip("torch", reason="the VGG19 .pth is written with torch (the torch extra)")
   # The recipe make_golden.py's reference runs use (benchmarks/reference_code.py).
   spec = importlib.util.spec_from_file_location("reference_code", REPO / "benchmarks" / "reference_code.py")
   reference_code = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(reference_code)
 
-  path = tmp_path_factory.mktemp("vgg") / "vgg19.pth"
-  sd = reference_code.vgg19_state_dict(int(golden("train2")["vgg_seed"]))
-  torch.save({k: torch.from_numpy(v) for k, v in sd.items()}, path)
-  return path
+  return reference_code.write_vgg19_pth(int(golden("train2")["vgg_seed"]),
+                                        tmp_path_factory.mktemp("vgg") / "vgg19.pth")
 
 
 @pytest.fixture(scope="module")

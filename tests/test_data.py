@@ -381,13 +381,14 @@ def _ignored_signals(pid):
 
 def _grain_workers(count, timeout=120):
   """The pids of this process's `count` worker processes (grain starts them from a thread, so they
-  are the children of any of its threads), once each has started and set its signal dispositions."""
+  are the children of any of its threads), once each has started and set both signal dispositions
+  (it sets them one after the other: one alone is not yet ready)."""
   deadline = time.monotonic() + timeout
   while True:
     tasks = pathlib.Path(f"/proc/{os.getpid()}/task").iterdir()
     pids = [int(pid) for task in tasks for pid in (task / "children").read_text().split()
             if "spawn_main" in pathlib.Path(f"/proc/{pid}/cmdline").read_text()]
-    ready = [pid for pid in pids if _ignored_signals(pid)]
+    ready = [pid for pid in pids if _ignored_signals(pid) == {signal.SIGINT, signal.SIGTERM}]
     if len(ready) == count or time.monotonic() > deadline:
       return pids
     time.sleep(0.2)

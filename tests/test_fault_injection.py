@@ -270,6 +270,11 @@ def test_a_long_storage_error_keeps_what_failed():
   text = reason(error)
   assert len(text) <= 160 and text.startswith("OUT_OF_RANGE: Error writing") and text.endswith(
       "File too large [os_error_code='27']"), text
+  # tensorstore also writes its spec between the OS's words and the code.
+  error = OSError("OUT_OF_RANGE: Error writing \"manifest.ocdbt\": File too large [tensorstore_spec='{"
+                  + "\"k\":[1]," * 80 + "\"store_data_equal_to_fill_value\":true}'] [os_error_code='27']")
+  text = reason(error)
+  assert len(text) <= 160 and text.endswith("File too large [os_error_code='27']"), text
 
 
 SIGNAL_AFTER_STEP_3 = """

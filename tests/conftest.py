@@ -89,3 +89,12 @@ def stage1_runs(tmp_path_factory):
   loop.train(tiny_config("stage1", 1), resumed)
   loop.train(tiny_config("stage1", 2), resumed)
   return straight, resumed
+
+
+@pytest.fixture(autouse=True)
+def no_progress_lines(monkeypatch):
+  """In-process commands print no progress bar unless a test asks for one (test_progress sets
+  DELAY): on a slow machine work that passes DELAY would add lines where a test counts stderr's."""
+  from liifusion_jax import progress
+
+  monkeypatch.setattr(progress, "DELAY", float("inf"))

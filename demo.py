@@ -2,7 +2,7 @@
 needs the demo extra: pip install -e '.[demo]')."""
 import sys
 
-from liifusion_jax.cli.demo import main
+from liifusion_jax.cli.launch import demo
 
 if __name__ == "__main__":
-  sys.exit(main(sys.argv[1:]))
+  sys.exit(demo())

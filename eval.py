@@ -2,7 +2,7 @@
 `python eval.py --checkpoint RUN --scales 2,3,4,12,30 [--data DIR ...]` (see --help)."""
 import sys
 
-from liifusion_jax.cli.eval import main
+from liifusion_jax.cli.launch import evaluate
 
 if __name__ == "__main__":
-  sys.exit(main(sys.argv[1:]))
+  sys.exit(evaluate())

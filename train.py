@@ -1,7 +1,7 @@
 """Trains LIIFusion: `python train.py --config configs/stage1.py --workdir runs/stage1 [--config.a.b=v ...]`."""
 import sys
 
-from liifusion_jax.cli.train import main
+from liifusion_jax.cli.launch import train
 
 if __name__ == "__main__":
-  sys.exit(main(sys.argv[1:]))
+  sys.exit(train())

@@ -1,4 +1,7 @@
-"""What every benchmark script shares: compile-time accounting, repeat timing, memory, one JSON line."""
+"""What every benchmark script shares: compile-time accounting, repeat timing, memory, one JSON line.
+
+Importing it starts the benchmark again with huge pages, as the commands start (cli/huge_pages.py), so
+that it times what train.py and upscale.py run; LIIFUSION_HUGE_PAGES=0 times it without them."""
 import collections
 import json
 import os
@@ -8,9 +11,13 @@ import statistics
 import sys
 import time
 
-import jax
+from liifusion_jax.cli import huge_pages
 
-import repeat_timing
+huge_pages.reexec()
+
+import jax  # noqa: E402 (after the re-execution)
+
+import repeat_timing  # noqa: E402
 
 # Tracing, lowering and XLA compilation, as jax reports them; a jit's first call includes these.
 _COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
@@ -85,7 +92,8 @@ def environment():
   device = jax.devices()[0]
   return {"backend": jax.default_backend(), "device": device.device_kind, "jax": jax.__version__,
           "cpu_count": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
-          "python": platform.python_version()}
+          "python": platform.python_version(),
+          "huge_pages": huge_pages.TUNABLE in os.environ.get("GLIBC_TUNABLES", "")}
 
 
 def emit(record):

@@ -1,9 +1,10 @@
 """`python -m liifusion_jax train|eval|upscale|demo ARGS`: the commands of train.py, eval.py, upscale.py and
 demo.py, with their arguments (installed from the wheel as liifusion-train, -eval, -upscale, -demo)."""
-import importlib
 import sys
 
-COMMANDS = ("train", "eval", "upscale", "demo")
+from liifusion_jax.cli import huge_pages
+from liifusion_jax.cli.launch import COMMANDS, command_main
+
 USAGE = (f"usage: python -m liifusion_jax {{{','.join(COMMANDS)}}} ARGS "
          "(python -m liifusion_jax COMMAND --help for its arguments)")
 
@@ -18,8 +19,9 @@ def main(argv=None):
     return 2
   command, *rest = argv
   sys.argv[0] = f"python -m liifusion_jax {command}"  # argparse's program name in usage and errors
-  return importlib.import_module(f"liifusion_jax.cli.{command}").main(rest)  # one command's imports
+  return command_main(command)(rest)  # one command's imports
 
 
 if __name__ == "__main__":
+  huge_pages.reexec()  # as the other entry points do (cli/launch.py)
   sys.exit(main())

@@ -18,10 +18,11 @@ from PIL import Image
 from cli_helpers import exit_status, smooth_photo
 from conftest import REPO
 from liifusion_jax import __main__ as module_main
+from liifusion_jax.cli import launch
 from liifusion_jax.config import ConfigError, default_workdir, load_config
 from liifusion_jax.inference.upscaler import DEFAULT_CHUNK
 
-COMMANDS = ("train", "eval", "upscale", "demo")
+COMMANDS = launch.COMMANDS
 
 
 def test_bundled_config_by_name():
@@ -67,14 +68,17 @@ def test_a_config_extends_a_sibling_read_afresh(tmp_path):
   assert load_config(tmp_path / "a" / "wide.py").width == 16
 
 
-def test_console_scripts_are_the_cli_mains():
+def test_console_scripts_and_root_scripts_are_the_launchers():
+  """The wheel's scripts and train.py, eval.py, ... call the same launcher (cli/launch.py), which runs
+  the command's main."""
   scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
   assert sorted(scripts) == [f"liifusion-{c}" for c in sorted(COMMANDS)]
   for command in COMMANDS:
     module, _, function = scripts[f"liifusion-{command}"].partition(":")
-    assert getattr(importlib.import_module(module), function) is importlib.import_module(
-        f"liifusion_jax.cli.{command}").main
-    assert f"from {module} import {function}" in (REPO / f"{command}.py").read_text()
+    assert module == "liifusion_jax.cli.launch" and callable(getattr(launch, function))
+    assert launch.command_main(command) is importlib.import_module(f"liifusion_jax.cli.{command}").main
+    source = (REPO / f"{command}.py").read_text()
+    assert f"from {module} import {function}" in source and f"sys.exit({function}())" in source
 
 
 def test_python_m_dispatches_to_the_commands(capsys, monkeypatch):

@@ -5,8 +5,9 @@ On CPU, XLA's YNNPACK fusions (on in recent jaxlib) make our matmul- and conv-bo
 a decoder chunk takes 1.35x as long with them, a stage-1 training step 1.3-1.6x
 (benchmarks/README.md, "CPU, 2026-11-30"). They are turned off per program, as a compiler option, so
 other JAX code in the process keeps XLA's defaults (XLA_FLAGS would change them all); a jaxlib that
-lacks the option gets none. Other backends get no options. Measured on an AVX2 CPU only:
-`LIIFUSION_XLA_DEFAULTS=1` keeps XLA's defaults for ours too (to compare on another CPU).
+lacks the option gets none. Other backends get no options. Measured on one CPU only (a 2-core AMD
+EPYC with AVX-512): `LIIFUSION_XLA_DEFAULTS=1` keeps XLA's defaults for ours too (to compare on
+another CPU).
 """
 import functools
 import os

@@ -5,6 +5,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from liifusion_jax.models.conv import conv
 from liifusion_jax.models.init import Conv, torch_kernel_init
 
 SPECTRAL = "spectral"  # variable collection holding the power-iteration vectors u, v
@@ -47,10 +48,8 @@ class SNConv(nn.Module):
     if update_stats and not self.is_initializing():
       u.value, v.value = power_iteration(jax.lax.stop_gradient(w_mat), u.value)
     sigma = u.value @ (w_mat @ v.value)
-    return jax.lax.conv_general_dilated(
-        x.astype(self.dtype), (kernel / sigma).astype(self.dtype), (self.stride, self.stride),
-        [(self.padding, self.padding)] * 2,
-        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return conv(x.astype(self.dtype), (kernel / sigma).astype(self.dtype), (self.stride, self.stride),
+                [(self.padding, self.padding)] * 2)
 
 
 def upsample2x(x):

@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import jax
 import numpy as np
 import pytest
 from PIL import Image
 
+from liifusion_jax.checkpoints import run as checkpoint_run
 from liifusion_jax.checkpoints.errors import CheckpointError
 from liifusion_jax.checkpoints.run import load_params
 from liifusion_jax.error_text import reason
@@ -157,6 +159,21 @@ def _remove_process_folder(step_dir):
 # When one read of a damaged checkpoint fails, orbax abandons the reads of the other arrays; each would
 # be an unraisable exception when it ends or is collected (checkpoints/abandoned_reads.py drops them).
 NO_ABANDONED_READS_SHOWN = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+
+
+def test_an_abandoned_read_collected_before_the_failure_is_reported_warns_nothing():
+  """orbax's other reads may be collected while the failing one still unwinds (CI once showed their
+  "never awaited" warning): the filter is in place before the read, not only after its failure."""
+  error = OSError("truncated")
+
+  def failing_read():
+    warnings.warn("coroutine '_read_array_index_and_device_put' was never awaited", RuntimeWarning)
+    raise error
+
+  with warnings.catch_warnings(record=True) as shown:
+    warnings.simplefilter("always")
+    assert checkpoint_run._read_or_reason(failing_read) == (None, reason(error))
+  assert not shown, [str(w.message) for w in shown]
 
 
 @NO_ABANDONED_READS_SHOWN

@@ -54,9 +54,15 @@ def _install_hooks():
   logging.getLogger("asyncio").addFilter(_AsyncioFilter())
 
 
-def install():
-  """Drops the abandoned reads' output from now on (again where a caller reset the warning filters)."""
-  _install_hooks()
+def ignore_unawaited_reads():
+  """Drops the "never awaited" warning of orbax's read from now on. Set before a read too: a failed
+  read's other coroutines can be collected before the failure reaches `install`."""
   # Each time: a `warnings.catch_warnings` around a caller (pytest's, for one) resets the filters.
   warnings.filterwarnings("ignore", "coroutine '_read_array_index_and_device_put' was never awaited",
                           RuntimeWarning)
+
+
+def install():
+  """Drops the abandoned reads' output from now on (again where a caller reset the warning filters)."""
+  _install_hooks()
+  ignore_unawaited_reads()

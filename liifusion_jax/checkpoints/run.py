@@ -37,6 +37,7 @@ def _check_shapes(saved, abstract_state, where):
 def _read_or_reason(read):
   """(read(), None), or (None, the reason in a line) where the checkpoint is damaged; a
   CheckpointError (a refusal, not damage) passes through."""
+  abandoned_reads.ignore_unawaited_reads()
   try:
     return read(), None
   except CheckpointError:

@@ -1,12 +1,13 @@
 """Huge pages for a command's buffers: the process starts again with glibc's `glibc.malloc.hugetlb=1`.
 
 XLA:CPU maps every execution's temporaries afresh (1.15 GB for a stage-1 step at batch 4), and where the
-kernel's transparent huge pages are in `madvise` mode (Debian's and Ubuntu's default) each 4 KiB page of
-them faults on first touch: 296,000 page faults per step. glibc >= 2.35 advises huge pages on the
+kernel gives transparent huge pages only to memory that asks for them (`madvise` mode) each 4 KiB page
+of them faults on first touch: 296,000 page faults per step. glibc >= 2.35 advises huge pages on the
 memory it maps when the tunable glibc.malloc.hugetlb=1 is set, a setting it reads only when a process
 starts: `reexec` starts the same command line again in the same process (its id, arguments and
-environment kept, the tunable added) before the command imports anything. The step then faults 12x
-less and takes ~10% less time; numbers and outputs are unchanged (benchmarks/README.md, "Huge pages").
+environment kept, the tunable added) before the command imports anything. A benchmark run of the
+step then faults 12x less and the step takes ~10% less time; numbers and outputs are unchanged
+(benchmarks/README.md, "The training step on CPU, 2026-12-06").
 
 Nothing happens on other systems, where the kernel's mode is `always` (huge already) or `never`, where
 the tunable is set already (by the first start or by the user), or with LIIFUSION_HUGE_PAGES=0. Only

@@ -1,12 +1,12 @@
 """Convolutions whose kernel gradient XLA:CPU computes faster, with the same values bit for bit.
 
 XLA differentiates a convolution's kernel as the same convolution with its zero padding inside the
-window; on CPU, Eigen then packs the input's image patches through its bounds-checked path. Padding
-the input beforehand and convolving VALID gives the same sums in the same order, 1.2-1.7x faster for
-our 3x3 layers (a stage-1 step ~10% faster; benchmarks/README.md, "The kernel gradient"). Only the
-kernel gradient of stride-1 convolutions changes, and only on CPU (`lax.platform_dependent`: other
-backends lower XLA's own); the forward pass and the input gradient are lax's own. `conv` serves the
-networks' Flax convolutions (`Conv` in models/init.py) and the discriminator's spectral-norm ones.
+window, and Eigen packs image patches that reach into padding more slowly. Padding the input
+beforehand and convolving VALID gives the same sums in the same order, up to 1.7x faster for our 3x3
+layers (a stage-1 step 7-10% faster; benchmarks/README.md, "The training step on CPU, 2026-12-06").
+Only the kernel gradient of stride-1 convolutions changes, and only on CPU (`lax.platform_dependent`:
+other backends lower XLA's own); the forward pass and the input gradient are lax's own. `conv` serves
+the networks' Flax convolutions (`Conv` in models/init.py) and the discriminator's spectral-norm ones.
 """
 import functools
 

@@ -1,7 +1,8 @@
 """What every benchmark script shares: compile-time accounting, repeat timing, memory, one JSON line.
 
-Importing it starts the benchmark again with huge pages, as the commands start (cli/huge_pages.py), so
-that it times what train.py and upscale.py run; LIIFUSION_HUGE_PAGES=0 times it without them."""
+The line's `env` says whether the process runs with huge pages (cli/huge_pages.py): the benchmarks of
+training steps start as train.py does (`launch.start("train")`, LIIFUSION_HUGE_PAGES=0 times them
+without), the others as eval.py and upscale.py do, without."""
 import collections
 import json
 import os
@@ -11,13 +12,10 @@ import statistics
 import sys
 import time
 
+import jax
+
+import repeat_timing
 from liifusion_jax.cli import huge_pages
-
-huge_pages.reexec()
-
-import jax  # noqa: E402 (after the re-execution)
-
-import repeat_timing  # noqa: E402
 
 # Tracing, lowering and XLA compilation, as jax reports them; a jit's first call includes these.
 _COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",

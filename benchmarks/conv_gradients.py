@@ -13,6 +13,10 @@ import argparse
 import statistics
 import time
 
+from liifusion_jax.cli import launch
+
+launch.start("train")  # huge pages where train.py gets them (cli/huge_pages.py), before the imports below
+
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -17,6 +17,10 @@ import argparse
 import os
 import tempfile
 
+from liifusion_jax.cli import launch
+
+launch.start("train")  # huge pages where train.py gets them (cli/huge_pages.py), before the imports below
+
 import jax
 import numpy as np
 

@@ -2,8 +2,7 @@
 demo.py, with their arguments (installed from the wheel as liifusion-train, -eval, -upscale, -demo)."""
 import sys
 
-from liifusion_jax.cli import huge_pages
-from liifusion_jax.cli.launch import COMMANDS, command_main
+from liifusion_jax.cli.launch import COMMANDS, command_main, start
 
 USAGE = (f"usage: python -m liifusion_jax {{{','.join(COMMANDS)}}} ARGS "
          "(python -m liifusion_jax COMMAND --help for its arguments)")
@@ -23,5 +22,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  huge_pages.reexec()  # as the other entry points do (cli/launch.py)
+  start(sys.argv[1] if len(sys.argv) > 1 else None)  # as the other entry points do (cli/launch.py)
   sys.exit(main())

@@ -1,7 +1,8 @@
-"""The commands start again with glibc's huge-page tunable where it helps (liifusion_jax/cli/huge_pages.py):
+"""Training starts again with glibc's huge-page tunable where it helps (liifusion_jax/cli/huge_pages.py):
 the same process, arguments and environment, memory that glibc maps then backed by huge pages."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -69,13 +70,25 @@ def test_a_process_starts_again_with_huge_pages():
   assert done[:3] == [first[0], None, ["--flag", "a b"]] and done[3] == 0  # 4 KiB pages, as before
 
 
-def test_entry_points_start_again_before_their_command(monkeypatch):
+def test_training_starts_again_before_its_command_and_the_one_shot_commands_do_not(monkeypatch):
   calls = []
   monkeypatch.setattr(huge_pages, "reexec", lambda: calls.append("reexec"))
   monkeypatch.setattr(launch, "command_main", lambda command: lambda argv: calls.append((command, argv)) or 0)
   monkeypatch.setattr(sys, "argv", ["liifusion-eval", "--scales", "2"])
-  for entry, command in ((launch.train, "train"), (launch.evaluate, "eval"), (launch.upscale, "upscale"),
-                         (launch.demo, "demo")):
+  for entry, command, reexec in ((launch.train, "train", ["reexec"]), (launch.evaluate, "eval", []),
+                                 (launch.upscale, "upscale", []), (launch.demo, "demo", [])):
     calls.clear()
     assert entry() == 0
-    assert calls == ["reexec", (command, ["--scales", "2"])]
+    assert calls == [*reexec, (command, ["--scales", "2"])]
+
+
+def test_python_m_starts_again_for_training_only():
+  if huge_pages.environment({k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}) is None:
+    pytest.skip("huge pages change nothing here (not Linux with glibc >= 2.35 and THP in madvise mode)")
+  env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+  seen = {}
+  for command in ("train", "eval"):  # --help: argparse prints and exits before any work
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "liifusion_jax", command, "--help"],
+                          env=env, capture_output=True, text=True, timeout=120, check=True)
+    seen[command] = len(re.findall(r"\|\s+liifusion_jax\.cli\.launch$", done.stderr, re.M))  # once a start
+  assert seen == {"train": 2, "eval": 1}

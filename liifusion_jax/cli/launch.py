@@ -1,13 +1,15 @@
 """The commands' entry points: the wheel's liifusion-train, -eval, -upscale and -demo, and train.py,
-eval.py, upscale.py and demo.py. Each process first gets huge pages for its buffers
-(`huge_pages.reexec`), then imports its command's module (seconds of imports) and runs its `main` on
-sys.argv[1:]. `python -m liifusion_jax COMMAND` does the same (`liifusion_jax/__main__.py`)."""
+eval.py, upscale.py and demo.py. A training process first gets huge pages for its buffers
+(`huge_pages.reexec`; the one-shot commands do not, see there); each then imports its command's module
+(seconds of imports) and runs its `main` on sys.argv[1:]. `python -m liifusion_jax COMMAND` does the
+same (`liifusion_jax/__main__.py`)."""
 import importlib
 import sys
 
 from liifusion_jax.cli import huge_pages
 
 COMMANDS = ("train", "eval", "upscale", "demo")
+HUGE_PAGE_COMMANDS = ("train",)  # long runs of like steps, where huge pages pay (cli/huge_pages.py)
 
 
 def command_main(command):
@@ -15,8 +17,14 @@ def command_main(command):
   return importlib.import_module(f"liifusion_jax.cli.{command}").main
 
 
+def start(command):
+  """Starts the process again with huge pages if `command` is one that gains from them."""
+  if command in HUGE_PAGE_COMMANDS:
+    huge_pages.reexec()
+
+
 def run(command):
-  huge_pages.reexec()
+  start(command)
   return command_main(command)(sys.argv[1:])
 
 

@@ -1,3 +1,4 @@
+import gc
 import logging
 import os
 import pathlib
@@ -14,7 +15,7 @@ from conftest import REPO
 from liifusion_jax.cli import train as train_cli
 from liifusion_jax.config import ConfigError, apply_overrides, load_config
 from liifusion_jax.coords import make_coord
-from liifusion_jax.data import defaults, images
+from liifusion_jax.data import defaults, images, pipeline
 from liifusion_jax.data.image_folder import ArraySource, ImageFolder
 from liifusion_jax.data.pipeline import BatchAtStep, prefetch_to_device, train_batches
 from liifusion_jax.data.sampler import check_sampler_args, make_batch
@@ -409,6 +410,32 @@ def test_pipeline_multiprocess_matches_threads_and_its_workers_leave_signals_to_
   got += list(procs)
   procs.close()
   assert len(got) == 6 and all(_equal(a, b) for a, b in zip(threads, got))
+
+
+def test_pipeline_workers_leave_no_shared_memory_behind(monkeypatch):
+  """grain's workers hand batches over in shared-memory blocks; each is unlinked as its batch is copied,
+  not when the garbage collector gets to the last batches, which a stopped pipeline's frames hold
+  (at exit that is too late: Python's resource tracker warns of "leaked shared_memory objects")."""
+  if not os.path.isdir("/dev/shm"):
+    pytest.skip("no /dev/shm to look in")
+  names = []
+  own_arrays = pipeline._own_arrays
+
+  def recording(batch):
+    names.extend(v.shm.name.lstrip("/") for v in batch.values() if getattr(v, "shm", None) is not None)
+    return own_arrays(batch)
+
+  monkeypatch.setattr(pipeline, "_own_arrays", recording)
+  gc.disable()  # nothing collected behind the test's back
+  try:
+    batches = train_batches(_photos((60, 70), (50, 40)), seed=5, batch_size=2, num_steps=4, num_workers=2,
+                            **SMALL)
+    got = list(batches)
+    batches.close()
+    left = [name for name in names if os.path.exists(f"/dev/shm/{name}")]
+  finally:
+    gc.enable()
+  assert len(got) == 4 and len(names) >= 4 and not left, left
 
 
 def test_prefetch_to_device():

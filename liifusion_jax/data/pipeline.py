@@ -33,7 +33,18 @@ def _permutation(seed, epoch, n):
 
 
 def _own_arrays(batch):
-  return {k: np.array(v) for k, v in batch.items()}
+  """Copies of a batch from grain's workers, whose shared-memory blocks are unlinked at once.
+
+  grain unlinks a block when the array it came in is collected, and the last batches of a pipeline stay
+  referenced from its threads' stopped frames until the garbage collector or the interpreter's exit
+  gets to them, too late for the unlink: Python's resource tracker then warns of "leaked
+  shared_memory objects". The blocks' memory goes once their last mapping is closed, as before."""
+  owned = {k: np.array(v) for k, v in batch.items()}
+  for v in batch.values():
+    if getattr(v, "_unlink_on_del", False):  # grain's SharedMemoryArray that this process must unlink
+      v.shm.unlink()
+      v._unlink_on_del = False  # its collection now only closes the mapping
+  return owned
 
 
 class BatchAtStep:

@@ -12,8 +12,8 @@ Only training starts this way (cli/launch.py). On a virtual machine that hands f
 its host (virtio-balloon free page reporting, as on the machines of these notes), a huge page that was
 free for a few seconds is faulted in again from the host: touching 1.15 GB of such memory took 2-12 s
 against 0.5 s with 4 KiB pages. A long run of like steps reuses its pages at once and gains; a process
-that starts, computes once and exits pays: upscale.py 128 -> 512 took 9.8 s against 8.6 s with them,
-eval.py on Set5 20.7 against 19.2 s (benchmarks/README.md, "Huge pages for training only").
+that starts, computes once and exits pays: with them upscale.py 128 -> 512 took 9.8 s against 8.6 s
+without, eval.py on Set5 20.7 against 19.2 s (benchmarks/README.md, "Huge pages for training only").
 
 Nothing happens on other systems, where the kernel's mode is `always` (huge already) or `never`, where
 the tunable is set already (by the first start or by the user), or with LIIFUSION_HUGE_PAGES=0. Only
